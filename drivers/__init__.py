@@ -1,0 +1,1 @@
+"""edgebind.drivers: live sensor sources (microphone, RealSense depth, thermal cameras, IMU)."""

@@ -1,0 +1,1 @@
+"""Command-line interface; nothing in the library imports it."""

@@ -1,0 +1,54 @@
+"""Dataclass configs from plain dicts: unknown or missing keys fail loudly with ConfigError."""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any, TypeVar
+
+from edgebind.errors import ConfigError
+
+T = TypeVar("T")
+
+
+def from_dict(cls: type[T], data: Any, where: str = "config") -> T:
+    """Build dataclass `cls` from `data`, recursing into nested dataclass fields.
+
+    `where` names the place in the config for error messages (e.g. "edgebind-tiny: transforms.audio").
+    """
+    if isinstance(data, cls):
+        return data
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a JSON object for {cls.__name__}, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {unknown} for {cls.__name__}; valid keys: {sorted(fields)}"
+        )
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for name, value in data.items():
+        hint = _unwrap_optional(hints.get(name))
+        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+            value = from_dict(hint, value, f"{where}.{name}")
+        elif isinstance(value, list) and typing.get_origin(hint) is tuple:
+            value = tuple(value)
+        kwargs[name] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # a required key is missing
+        raise ConfigError(f"{where}: {exc}; see the {cls.__name__} fields") from None
+
+
+def _unwrap_optional(hint: Any) -> Any:
+    """Optional[X] -> X, so nested dataclass fields may be null in JSON."""
+    if typing.get_origin(hint) is typing.Union:
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return hint
+
+
+def to_dict(obj: Any) -> dict:
+    """The inverse of from_dict: a JSON-ready dict (tuples become lists)."""
+    return dataclasses.asdict(obj)

@@ -1,0 +1,130 @@
+"""The joint model: one encoder per modality, all mapping into one shared embedding space."""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from edgebind.errors import InputError, ModalityError
+from edgebind.models.anchor import create_anchor
+from edgebind.models.config import ModelConfig
+from edgebind.models.encoders import build_encoder
+from edgebind.modality import Modality
+from edgebind.transforms import Transform, build_transform
+
+CLIP_NDIM = 5  # inputs with this many dims or more are [B, S, ...]: S clips averaged per sample
+
+
+class EdgeBindModel(nn.Module):
+    """ImageBind-style model; `forward` takes preprocessed tensors, `embed` takes raw data.
+
+    Parameters are grouped as ImageBind groups them (modality_preprocessors/trunks/heads/
+    postprocessors, keyed by modality), so the official checkpoint maps key for key.
+    """
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        modalities: Optional[Iterable["Modality | str"]] = None,
+        anchor_weights: Optional[str] = None,
+    ):
+        super().__init__()
+        self.config = config
+        wanted = {Modality.parse(m) for m in (modalities or config.modalities)}
+        for modality in wanted:
+            if modality.value not in config.modalities:
+                raise ModalityError(
+                    f"model {config.name!r} has no {modality.value} encoder; "
+                    f"it has: {', '.join(config.modalities)}"
+                )
+        chosen = [m for m in Modality if m in wanted]  # ImageBind's key order
+        anchored = [m for m in chosen if config.encoder(m).source == "anchor"]
+        anchor = create_anchor(config.anchor, anchor_weights) if anchored else None
+        self.modality_preprocessors = nn.ModuleDict()
+        self.modality_trunks = nn.ModuleDict()
+        self.modality_heads = nn.ModuleDict()
+        self.modality_postprocessors = nn.ModuleDict()
+        for modality in chosen:
+            parts = build_encoder(modality, config, anchor)
+            self.modality_preprocessors[modality.value] = parts.preprocessor
+            self.modality_trunks[modality.value] = parts.trunk
+            self.modality_heads[modality.value] = parts.head
+            self.modality_postprocessors[modality.value] = parts.postprocessor
+        self._modalities = tuple(chosen)
+        self._transforms: dict[Modality, Transform] = {}
+
+    @property
+    def modalities(self) -> tuple[Modality, ...]:
+        """The modalities this instance holds encoders for."""
+        return self._modalities
+
+    @property
+    def embed_dim(self) -> int:
+        return self.config.embed_dim
+
+    def _check(self, modality: "Modality | str") -> Modality:
+        modality = Modality.parse(modality)
+        if modality not in self._modalities:
+            loaded = ", ".join(m.value for m in self._modalities)
+            raise ModalityError(
+                f"this model was created without {modality.value} (loaded: {loaded}); "
+                f"pass modalities=[..., '{modality.value}'] to create_model"
+            )
+        return modality
+
+    def transform(self, modality: "Modality | str") -> Transform:
+        """The raw-data transform of `modality`, built from this model's config."""
+        modality = self._check(modality)
+        if modality not in self._transforms:
+            self._transforms[modality] = build_transform(
+                modality, self.config.transforms.get(modality.value)
+            )
+        return self._transforms[modality]
+
+    def encode(self, modality: "Modality | str", x: torch.Tensor) -> torch.Tensor:
+        """One modality's preprocessed batch -> its postprocessed (normalised, scaled) embedding."""
+        key = self._check(modality).value
+        clips = x.shape[1] if x.ndim >= CLIP_NDIM else 0
+        if clips:
+            x = x.flatten(0, 1)
+        tokens = self.modality_preprocessors[key](x)
+        if tokens.attn_mask is None:
+            h = self.modality_trunks[key](tokens.x)
+        else:
+            h = self.modality_trunks[key](tokens.x, attn_mask=tokens.attn_mask)
+        out = self.modality_postprocessors[key](self.modality_heads[key](h, tokens.pool_index))
+        if clips:
+            out = out.unflatten(0, (-1, clips)).mean(dim=1)
+        return out
+
+    def forward(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """{modality: preprocessed tensor} -> {modality: embedding}, as ImageBind's forward."""
+        return {str(Modality.parse(m)): self.encode(m, x) for m, x in inputs.items()}
+
+    @torch.no_grad()
+    def embed(
+        self, inputs: Mapping[str, Sequence[Any]], batch_size: int = 32
+    ) -> dict[str, torch.Tensor]:
+        """{modality: list of raw inputs} -> {modality: unit-norm embeddings [N, embed_dim]}.
+
+        Inputs are what the modality's transform reads: paths, arrays, strings (see edgebind.transforms).
+        """
+        if batch_size < 1:
+            raise InputError(f"batch_size must be >= 1, got {batch_size}")
+        device = next(self.parameters()).device
+        out = {}
+        for name, items in inputs.items():
+            modality = self._check(name)
+            if not isinstance(items, list):
+                items = [items]  # one sample: a string, a path, an array or an (array, rate) tuple
+            transform = self.transform(modality)
+            chunks = [
+                self.encode(modality, transform.batch(items[i : i + batch_size]).to(device))
+                for i in range(0, len(items), batch_size)
+            ]
+            if not chunks:
+                raise InputError(f"{modality.value}: the input list is empty")
+            out[modality.value] = F.normalize(torch.cat(chunks), dim=-1)
+        return out

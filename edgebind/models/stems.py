@@ -1,0 +1,129 @@
+"""Stems ("preprocessors" in ImageBind's checkpoint keys): a modality tensor -> a token sequence."""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Optional, Sequence
+
+import torch
+from torch import nn
+
+from edgebind.models.config import StemConfig
+
+
+class Tokens(NamedTuple):
+    """A stem's output: tokens [B, L, D], the trunk's attention mask, and the token the head pools."""
+
+    x: torch.Tensor
+    attn_mask: Optional[torch.Tensor] = None
+    pool_index: Optional[torch.Tensor] = None
+
+
+class PadIm2Video(nn.Module):
+    """Repeat a still image into a `frames`-long clip so one Conv3d serves images and video."""
+
+    def __init__(self, frames: int = 2):
+        super().__init__()
+        self.frames = frames
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim == 4:
+            x = x.unsqueeze(2)
+        if x.shape[2] == 1:
+            x = x.expand(-1, -1, self.frames, -1, -1)
+        return x
+
+
+class _Projection(nn.Module):
+    """`proj` then an optional LayerNorm `norm_layer` (ImageBind's stem key names)."""
+
+    def __init__(self, proj: nn.Module, width: int, norm: bool):
+        super().__init__()
+        self.proj = proj
+        self.norm_layer = nn.LayerNorm(width) if norm else nn.Identity()
+
+
+class _PosEmbed(nn.Module):
+    def __init__(self, tokens: int, width: int):
+        super().__init__()
+        self.pos_embed = nn.Parameter(torch.empty(1, tokens, width))
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+
+
+def _cls_token(width: int) -> nn.Parameter:
+    token = nn.Parameter(torch.empty(1, 1, width))
+    nn.init.trunc_normal_(token, std=0.02)
+    return token
+
+
+class PatchStem(nn.Module):
+    """Image-like input [B, C, H, W] -> conv patches + LayerNorm -> [cls] + patches + positions."""
+
+    def __init__(self, cfg: StemConfig, width: int, input_size: Sequence[int]):
+        super().__init__()
+        kernel = tuple(cfg.kernel)
+        stride = tuple(cfg.stride or cfg.kernel)
+        self.cls_token = _cls_token(width)
+        if cfg.type == "video_patch":
+            conv = nn.Conv3d(cfg.in_chans, width, (2, *kernel), stride=(2, *stride), bias=False)
+            proj: nn.Module = nn.Sequential(PadIm2Video(2), conv)
+        else:
+            proj = nn.Conv2d(cfg.in_chans, width, kernel, stride=stride, bias=False)
+        self.stem_name = cfg.name
+        setattr(self, cfg.name, _Projection(proj, width, cfg.norm))
+        grid = [(size - k) // s + 1 for size, k, s in zip(input_size, kernel, stride)]
+        self.pos_embedding_helper = _PosEmbed(1 + math.prod(grid), width)
+
+    def forward(self, x: torch.Tensor) -> Tokens:
+        stem = getattr(self, self.stem_name)
+        x = stem.proj(x).flatten(2).transpose(1, 2)
+        x = stem.norm_layer(x)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
+        return Tokens(x + self.pos_embedding_helper.pos_embed)
+
+
+class ImuStem(nn.Module):
+    """IMU [B, 6, T] -> non-overlapping windows of `kernel` samples (all channels) -> linear tokens."""
+
+    def __init__(self, cfg: StemConfig, width: int, length: int):
+        super().__init__()
+        self.kernel = cfg.kernel[0]
+        self.pos_embed = nn.Parameter(torch.empty(1, 1 + length // self.kernel, width))
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        self.cls_token = _cls_token(width)
+        proj = nn.Linear(cfg.in_chans * self.kernel, width, bias=False)
+        self.stem_name = cfg.name
+        setattr(self, cfg.name, _Projection(proj, width, cfg.norm))
+
+    def forward(self, x: torch.Tensor) -> Tokens:
+        stem = getattr(self, self.stem_name)
+        windows = x.unfold(-1, self.kernel, self.kernel)  # [B, C, N, k]
+        windows = windows.permute(0, 2, 1, 3).flatten(2)  # [B, N, C*k], channel-major
+        x = stem.norm_layer(stem.proj(windows))
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
+        return Tokens(x + self.pos_embed)
+
+
+class TextStem(nn.Module):
+    """Token ids [B, L] -> embeddings + positions, a causal mask, and the EOT position to pool."""
+
+    def __init__(self, cfg: StemConfig, width: int, context_length: int):
+        super().__init__()
+        self.pos_embed = nn.Parameter(torch.empty(1, context_length, width))
+        nn.init.normal_(self.pos_embed, std=0.01)
+        mask = torch.full((context_length, context_length), float("-inf")).triu_(1)
+        self.register_buffer("mask", mask)
+        self.token_embedding = nn.Embedding(cfg.vocab_size, width)
+        nn.init.normal_(self.token_embedding.weight, std=0.02)
+
+    def forward(self, tokens: torch.Tensor) -> Tokens:
+        x = self.token_embedding(tokens) + self.pos_embed[:, : tokens.shape[1]]
+        length = tokens.shape[1]
+        # EOT has the largest id in CLIP's vocabulary, so argmax finds it.
+        return Tokens(x, self.mask[:length, :length], tokens.argmax(dim=-1))
+
+
+class Passthrough(nn.Module):
+    """The stem of an anchor tower, which embeds its own input."""
+
+    def forward(self, x: torch.Tensor) -> Tokens:
+        return Tokens(x)

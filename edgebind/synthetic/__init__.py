@@ -1,0 +1,24 @@
+"""A deterministic paired synthetic world (image, text, audio, depth, thermal, IMU) for tests, demos and training."""
+from edgebind.synthetic.world import (
+    ATTRIBUTES,
+    CLASS_NAMES,
+    ClassSpec,
+    Scene,
+    WorldConfig,
+    class_spec,
+    make_world,
+    render_sample,
+    sample_scene,
+)
+
+__all__ = [
+    "ATTRIBUTES",
+    "CLASS_NAMES",
+    "ClassSpec",
+    "Scene",
+    "WorldConfig",
+    "class_spec",
+    "make_world",
+    "render_sample",
+    "sample_scene",
+]

@@ -1,0 +1,68 @@
+"""Images (files, PIL images, HxWx3 arrays) -> the anchor's CLIP transform -> [3, size, size]."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torchvision.transforms import v2
+
+from edgebind.errors import InputError, UnreadableFileError
+from edgebind.modality import Modality
+from edgebind.transforms.base import Transform, register_transform
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+@dataclass
+class ImageConfig:
+    """Resize the short side to `size` (bicubic), centre-crop, normalise: OpenCLIP's eval transform."""
+
+    size: int = 224
+    mean: tuple = CLIP_MEAN
+    std: tuple = CLIP_STD
+
+
+def _to_pil(item: Any) -> Image.Image:
+    if isinstance(item, Image.Image):
+        return item.convert("RGB")
+    if isinstance(item, (str, Path)):
+        try:
+            with Image.open(item) as image:
+                return image.convert("RGB")
+        except (OSError, UnidentifiedImageError) as exc:
+            raise UnreadableFileError(f"cannot read image {item}: {exc}") from None
+    array = np.asarray(item.cpu() if isinstance(item, torch.Tensor) else item)
+    if array.ndim == 2:
+        array = np.repeat(array[..., None], 3, axis=2)
+    if array.ndim != 3 or array.shape[2] not in (3, 4) or array.size == 0:
+        raise InputError(f"image arrays must be H x W x 3 (RGB), got shape {array.shape}")
+    if array.dtype != np.uint8:
+        if not np.issubdtype(array.dtype, np.floating) or not np.isfinite(array).all():
+            raise InputError("image arrays must be uint8 (0-255) or finite floats in [0, 1]")
+        array = (np.clip(array, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+    return Image.fromarray(np.ascontiguousarray(array[..., :3]))
+
+
+@register_transform
+class ImageTransform(Transform):
+    modality = Modality.VISION
+    config_cls = ImageConfig
+
+    def __init__(self, config: Any = None):
+        super().__init__(config)
+        c = self.config
+        self._pipeline = v2.Compose([
+            v2.PILToTensor(),
+            v2.Resize(c.size, interpolation=v2.InterpolationMode.BICUBIC, antialias=True),
+            v2.CenterCrop(c.size),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(mean=list(c.mean), std=list(c.std)),
+        ])
+
+    def __call__(self, item: Any) -> torch.Tensor:
+        return self._pipeline(_to_pil(item))

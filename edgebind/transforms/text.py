@@ -1,0 +1,42 @@
+"""Strings -> CLIP BPE token ids [context_length], via OpenCLIP's tokenizer (vocabulary in its wheel)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
+from open_clip.tokenizer import SimpleTokenizer
+
+from edgebind.errors import InputError
+from edgebind.modality import Modality
+from edgebind.transforms.base import Transform, register_transform
+
+
+@dataclass
+class TextConfig:
+    """CLIP tokenisation: lower-cased, cleaned, truncated with the end token kept at the last slot."""
+
+    context_length: int = 77
+
+
+@register_transform
+class TextTransform(Transform):
+    modality = Modality.TEXT
+    config_cls = TextConfig
+
+    def __init__(self, config: Any = None):
+        super().__init__(config)
+        self._tokenizer = SimpleTokenizer(context_length=self.config.context_length)
+
+    def __call__(self, item: Any) -> torch.Tensor:
+        return self.batch([item])[0]
+
+    def batch(self, items: Sequence[Any]) -> torch.Tensor:
+        if isinstance(items, str):
+            raise InputError("text: pass a list of strings, e.g. ['a dog barking']")
+        if len(items) == 0:
+            raise InputError("text: the input list is empty")
+        for item in items:
+            if not isinstance(item, str):
+                raise InputError(f"text inputs must be strings, got {type(item).__name__}")
+        return self._tokenizer(list(items)).long()
