@@ -11,3 +11,13 @@ def tiny_model():
 
     torch.manual_seed(0)
     return edgebind.create_model("edgebind-tiny")
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory):
+    """A 12-sample synthetic world on disk, read back through the manifest."""
+    from edgebind.manifest import read_manifest
+    from edgebind.synthetic import WorldConfig, make_world
+
+    manifest = make_world(tmp_path_factory.mktemp("world"), 12, WorldConfig(num_classes=4, seed=3))
+    return read_manifest(manifest)
