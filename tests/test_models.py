@@ -81,3 +81,10 @@ def test_config_transforms_agree_with_openclip_preprocess():
         model = edgebind.create_model(name, modalities=["vision"])
         cfg = get_model_config(name)
         assert tuple(model.modality_trunks["vision"].image_size) == (cfg.transforms["vision"]["size"],) * 2
+
+
+def test_anchor_towers_are_frozen_and_bound_encoders_train(tiny_model):
+    trainable = {k.split(".")[1] for k, p in tiny_model.named_parameters() if p.requires_grad}
+    assert trainable == {"text", "audio", "depth", "thermal", "imu"}  # text: only its logit scale
+    text_trainable = [k for k, p in tiny_model.named_parameters() if p.requires_grad and ".text." in k]
+    assert text_trainable == ["modality_postprocessors.text.1.log_logit_scale"]

@@ -51,6 +51,7 @@ def build_encoder(
             scale = float(anchor.logit_scale.detach().exp())  # the anchor's own trained temperature
         post = postprocessor(scale, enc.learnable_scale)
         tower = anchor.visual if modality is Modality.VISION else anchor.text
+        tower.requires_grad_(False)  # the anchor stays frozen; only the bound encoders train
         return EncoderParts(Passthrough(), tower, PassthroughHead(), post)
     post = postprocessor(enc.logit_scale, enc.learnable_scale)
     size = input_size(modality, transform_config(modality, config.transforms.get(modality.value)))
