@@ -8,5 +8,5 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[dev,export]'
+.venv/bin/python -m pip install --quiet -e '.[dev,export,train]'
 echo "edgebind installed in .venv/ ($(.venv/bin/python -c 'import torch; print("torch", torch.__version__)'))"
