@@ -21,3 +21,9 @@ def world(tmp_path_factory):
 
     manifest = make_world(tmp_path_factory.mktemp("world"), 12, WorldConfig(num_classes=4, seed=3))
     return read_manifest(manifest)
+
+
+@pytest.fixture(scope="session")
+def world_dir(world):
+    """The directory of the `world` fixture's manifest."""
+    return world[0].paths["vision"].parent.parent

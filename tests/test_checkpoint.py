@@ -21,7 +21,7 @@ def test_round_trip_is_exact(saved, tiny_model):
     assert original.keys() == restored.keys()
     for key in original:
         assert torch.equal(original[key], restored[key]), key
-    inputs = {"imu": torch.randn(1, 6, 400), "text": torch.randint(1, 4000, (1, 77))}
+    inputs = {"imu": torch.randn(1, 6, 400), "text": torch.randint(1, 4000, (1, 32))}
     for key, value in tiny_model(inputs).items():
         assert torch.equal(value, loaded(inputs)[key])
 

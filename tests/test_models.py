@@ -10,8 +10,8 @@ from edgebind.models import get_model_config
 
 TINY_INPUTS = {
     "vision": torch.randn(2, 3, 64, 64),
-    "text": torch.randint(1, 49000, (2, 77)),
-    "audio": torch.randn(2, 3, 1, 128, 204),
+    "text": torch.randint(1, 49000, (2, 32)),
+    "audio": torch.randn(2, 1, 1, 128, 204),
     "depth": torch.randn(2, 1, 64, 64),
     "thermal": torch.randn(2, 1, 64, 64),
     "imu": torch.randn(2, 6, 400),
@@ -39,7 +39,8 @@ def test_unknown_config_key_fails_loudly(tmp_path):
 def test_forward_returns_scaled_embeddings_per_modality(tiny_model):
     out = tiny_model(TINY_INPUTS)
     out["audio"] = tiny_model.encode("audio", TINY_INPUTS["audio"][:, 0])  # one clip: no averaging
-    scales = {"vision": 1.0, "audio": 20.0, "depth": 5.0, "thermal": 10.0, "imu": 5.0}
+    config = get_model_config("edgebind-tiny")
+    scales = {m: config.modalities[m].logit_scale or 1.0 for m in ("vision", "audio", "depth", "thermal", "imu")}
     for name, scale in scales.items():
         assert out[name].shape == (2, 64)
         torch.testing.assert_close(out[name].norm(dim=-1), torch.full((2,), scale))

@@ -9,7 +9,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SUBPACKAGES = [
     "edgebind", "edgebind.models", "edgebind.transforms", "edgebind.synthetic", "edgebind.cli",
-    "edgebind.drivers", "edgebind.training", "edgebind.export",
+    "edgebind.drivers", "edgebind.training", "edgebind.training.data", "edgebind.export",
 ]
 
 

@@ -78,6 +78,14 @@ class LogitScale(nn.Module):
         else:
             self.register_buffer("log_logit_scale", value)
 
+    def make_learnable(self) -> None:
+        """Turn a fixed scale into a trained one (a temperature learned per modality)."""
+        if not self.learnable:
+            value = self.log_logit_scale.detach().clone()
+            del self.log_logit_scale
+            self.log_logit_scale = nn.Parameter(value)
+            self.learnable = True
+
     @property
     def scale(self) -> torch.Tensor:
         scale = self.log_logit_scale.exp()

@@ -1,0 +1,114 @@
+"""Trainer: loss, config parsing, exact resume, clean interruption and the caches."""
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from edgebind.errors import ConfigError
+from edgebind.training.config import TrainConfig, load_train_config
+from edgebind.training.loss import info_nce
+from edgebind.training.trainer import Trainer
+
+
+def test_info_nce_is_symmetric_and_minimal_for_matched_pairs():
+    x = torch.eye(4)
+    perfect = info_nce(x, x, scale=50.0)
+    assert perfect.item() < 1e-3
+    shuffled = info_nce(x, x[[1, 0, 3, 2]], scale=50.0)
+    assert shuffled.item() > 10
+    a, b = torch.randn(6, 8), torch.randn(6, 8)
+    torch.testing.assert_close(info_nce(a, b, 10.0), info_nce(b, a, 10.0))
+    uniform = info_nce(torch.ones(5, 3), torch.ones(5, 3), 1.0)
+    torch.testing.assert_close(uniform, torch.tensor(2 * math.log(5)))
+
+
+def test_config_file_then_options_then_set(tmp_path):
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps({"stage": "bind", "data": "d", "out": "o", "epochs": 3, "lr": 0.1}))
+    cfg = load_train_config(str(path), {"epochs": 5}, ["lr=0.01", "modalities=audio,imu",
+                                                        "learn_temperature=true"])
+    assert (cfg.epochs, cfg.lr, cfg.modalities, cfg.learn_temperature) == (5, 0.01, ("audio", "imu"), True)
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"stage": "fly"}, "stage"),
+    ({"modalities": ["text"]}, "anchor"),
+    ({"precision": "fp8"}, "precision"),
+    ({"batch_size": 0}, "batch_size"),
+])
+def test_bad_configs_fail_clearly(bad, match):
+    with pytest.raises(ConfigError, match=match):
+        TrainConfig(**{"stage": "bind", "data": "d", "out": "o", **bad})
+
+
+def test_unknown_set_key():
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        load_train_config(None, {"stage": "bind", "data": "d", "out": "o"}, ["epohcs=3"])
+
+
+def _cfg(world_dir, out, **kw):
+    base = dict(stage="bind", data=str(world_dir), out=str(out), modalities=("imu", "depth"),
+                epochs=2, batch_size=8, save_every=2, log_every=1, progress=False, lr=1e-3)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_resume_continues_exactly(world_dir, tmp_path):
+    straight = Trainer(_cfg(world_dir, tmp_path / "a")).run()
+    first = Trainer(_cfg(world_dir, tmp_path / "b", epochs=1))
+    first.run()
+    resumed = Trainer(_cfg(world_dir, tmp_path / "b"), resume=True)
+    assert resumed.progress.epoch == 1 and resumed.progress.step == first.progress.step
+    summary = resumed.run()
+    assert summary["steps"] == straight["steps"]
+    a = load_file(tmp_path / "a" / "model.safetensors")
+    b = load_file(tmp_path / "b" / "model.safetensors")
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_bind_trains_only_the_bound_encoders(world_dir, tmp_path):
+    trainer = Trainer(_cfg(world_dir, tmp_path / "r", epochs=1))
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.run()
+    after = trainer.model.state_dict()
+    changed = {k.split(".")[1] for k in before if not torch.equal(before[k], after[k])}
+    assert changed == {"imu", "depth"}
+    lines = (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()
+    assert {"loss/imu", "loss/depth", "lr", "samples_per_s"} <= set(json.loads(lines[-1]))
+
+
+def test_caches_are_reused_and_keyed_by_the_frozen_weights(world_dir, tmp_path):
+    cache = tmp_path / "cache"
+    Trainer(_cfg(world_dir, tmp_path / "r1", epochs=1, cache_dir=str(cache))).run()
+    files = sorted(p.name for p in cache.iterdir())
+    assert any(f.startswith("vision-embeddings-") for f in files)
+    Trainer(_cfg(world_dir, tmp_path / "r2", epochs=1, cache_dir=str(cache))).run()
+    assert sorted(p.name for p in cache.iterdir()) == files  # reused, nothing new
+    Trainer(_cfg(world_dir, tmp_path / "r3", epochs=1, cache_dir=str(cache), seed=5)).run()
+    assert sorted(p.name for p in cache.iterdir()) != files  # other anchor weights, new embeddings
+
+
+def test_sigterm_saves_a_resumable_checkpoint(world_dir, tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "edgebind.cli.main", "train", "--stage", "bind", "--data", str(world_dir),
+           "--out", str(out), "--modalities", "imu", "--epochs", "500", "--batch-size", "4",
+           "--set", "progress=false", "--set", "log_every=1", "--set", "save_every=100000"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (out / "metrics.jsonl").exists():
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert json.loads(stdout.strip().splitlines()[-1])["interrupted"] is True
+    assert (out / "model.safetensors").is_file() and (out / "trainer_state.pt").is_file()
+    resumed = Trainer(_cfg(world_dir, out, modalities=("imu",), epochs=500), resume=True)
+    assert resumed.progress.step > 0

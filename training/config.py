@@ -1,0 +1,105 @@
+"""Training configuration: a dataclass, read from a JSON file and overridden from the command line."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from edgebind.config import from_dict, to_dict
+from edgebind.errors import ConfigError
+from edgebind.modality import Modality
+
+STAGES = ("anchor", "bind")
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+@dataclass
+class TrainConfig:
+    """One training run. `anchor` trains the image/text anchor CLIP-style on (image, caption) pairs;
+    `bind` trains `modalities` against the frozen image tower with (image, M) pairs only."""
+
+    stage: str
+    data: str
+    out: str
+    model: str = "edgebind-tiny"
+    init: Optional[str] = None
+    anchor_weights: Optional[str] = None
+    modalities: tuple = ("audio", "depth", "thermal", "imu")
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_steps: int = 20
+    min_lr_ratio: float = 0.01
+    grad_clip: float = 1.0
+    accumulate: int = 1
+    precision: str = "fp32"
+    temperature: Optional[float] = None
+    learn_temperature: bool = False
+    seed: int = 0
+    save_every: int = 200
+    log_every: int = 10
+    cache_dir: Optional[str] = None
+    max_skip_fraction: float = 0.05
+    progress: bool = True
+
+    def __post_init__(self):
+        if self.stage not in STAGES:
+            raise ConfigError(f"stage {self.stage!r} must be one of {STAGES}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision {self.precision!r} must be one of {PRECISIONS}")
+        self.modalities = tuple(Modality.parse(m).value for m in self.modalities)
+        if self.stage == "bind":
+            bad = {"vision", "text"} & set(self.modalities)
+            if bad:
+                raise ConfigError(f"bind trains modalities against images; {sorted(bad)} cannot be bound "
+                                  "(vision and text are the anchor: use --stage anchor)")
+        for name in ("epochs", "batch_size", "accumulate", "save_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0 or self.temperature is not None and self.temperature <= 0:
+            raise ConfigError("lr and temperature must be > 0")
+
+    @property
+    def source(self) -> str:
+        """What the run starts from: --init for bind (a trained anchor), else --model."""
+        return self.init or self.model
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(to_dict(self), indent=2))
+
+
+def _coerce(raw: str, current: Any) -> Any:
+    """A command-line string in the type of the field's current value."""
+    if isinstance(current, bool):
+        return raw.lower() in {"1", "true", "yes", "on"}
+    if isinstance(current, tuple):
+        return tuple(v for v in raw.split(",") if v)
+    for kind in (int, float):
+        if isinstance(current, kind):
+            return kind(raw)
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+def load_train_config(
+    path: Optional[str], overrides: dict[str, Any], sets: Sequence[str] = ()
+) -> TrainConfig:
+    """File values, then `overrides` (options given on the command line), then `--set key=value`."""
+    data: dict[str, Any] = {}
+    if path:
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"cannot read training config {path}: {exc}") from None
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    for item in sets:
+        key, sep, raw = item.partition("=")
+        if not sep or key not in defaults:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE with KEY one of {sorted(defaults)}")
+        data[key] = _coerce(raw, data.get(key, defaults[key]))
+    return from_dict(TrainConfig, data, path or "training options")

@@ -1,0 +1,1 @@
+"""Paired data for training and evaluation: the generic manifest and the paper's data sets."""

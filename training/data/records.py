@@ -1,0 +1,30 @@
+"""A data-set record: raw inputs per modality, as the model's transforms read them."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional, Protocol
+
+
+@dataclass
+class Record:
+    """One sample: `inputs` maps a modality value ("vision", "audio", ...) to a raw input that the
+    modality's transform accepts (a path, an array, or an (array, rate) tuple).
+
+    `labels` holds one label for single-label sets and several for multi-label ones (AudioSet).
+    """
+
+    id: str
+    labels: tuple[str, ...] = ()
+    caption: Optional[str] = None
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+
+class PairedDataset(Protocol):
+    """What training and evaluation read: indexable records plus the class names, if any."""
+
+    name: str
+    classes: tuple[str, ...]
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> Record: ...

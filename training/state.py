@@ -1,0 +1,55 @@
+"""Trainer state (optimizer, scheduler, step, sampler position, RNG) saved beside the model."""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from edgebind.errors import CheckpointError
+
+STATE_FILE = "trainer_state.pt"
+
+
+@dataclass
+class Progress:
+    """Where a run is: optimizer steps taken, and the epoch and batch the next step starts at."""
+
+    step: int = 0
+    epoch: int = 0
+    batch: int = 0
+
+
+def save_state(directory: Path, progress: Progress, optimizer, scheduler) -> None:
+    """Atomically write everything `--resume` needs besides the model weights."""
+    state = {
+        "progress": asdict(progress),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "rng": torch.get_rng_state(),
+    }
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{STATE_FILE}.")
+    os.close(fd)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, directory / STATE_FILE)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def load_state(directory: Path, optimizer, scheduler) -> Progress:
+    """Restore optimizer, scheduler and RNG; return the progress to continue from."""
+    path = directory / STATE_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{path} is missing: there is no run to resume in {directory}")
+    try:
+        state = torch.load(path, weights_only=True)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        return Progress(**state["progress"])
+    except (RuntimeError, KeyError, ValueError, EOFError) as exc:
+        raise CheckpointError(f"{path} is unreadable or from another run ({exc}); "
+                              "start again without --resume") from None

@@ -1,0 +1,220 @@
+"""The training loop: anchor (image-text, CLIP-style) and bind (image-M, ImageBind) stages."""
+from __future__ import annotations
+
+import json
+import math
+import signal
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Optional
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from edgebind.errors import CheckpointError
+from edgebind.models import create_model, save_model
+from edgebind.models.checkpoint import WEIGHTS_FILE, load_state
+from edgebind.models.heads import LogitScale
+from edgebind.modality import Modality
+from edgebind.training.cache import Materialized, hash_file, hash_json, hash_tensors, materialize
+from edgebind.training.config import TrainConfig
+from edgebind.training.data.sources import open_data
+from edgebind.training.loss import info_nce
+from edgebind.training.state import Progress, load_state as load_trainer_state, save_state
+
+
+def data_fingerprint(data) -> str:
+    """Cache key part for a data set: a manifest's content hash, else its name and size.
+
+    Files edited in place behind an unchanged manifest are not noticed: delete OUT/cache then.
+    """
+    root = getattr(data, "root", None)
+    content = hash_file(root) if root is not None and Path(root).is_file() else None
+    return hash_json([data.name, len(data), content])
+
+
+def _logit_scale(model, modality: str) -> Optional[LogitScale]:
+    post = model.modality_postprocessors[modality]
+    return post[1] if isinstance(post, nn.Sequential) else None
+
+
+def _schedule(cfg: TrainConfig, total_steps: int):
+    """Linear warm-up, then cosine decay to `min_lr_ratio` of the peak."""
+    def factor(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        progress = (step - cfg.warmup_steps) / max(1, total_steps - cfg.warmup_steps)
+        return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    return factor
+
+
+class Trainer:
+    """Builds model, data and optimizer from a TrainConfig; `run()` trains and saves to cfg.out."""
+
+    def __init__(self, cfg: TrainConfig, resume: bool = False):
+        self.cfg, self.out = cfg, Path(cfg.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(cfg.seed)
+        self.model = create_model(cfg.source, anchor_weights=cfg.anchor_weights)
+        self.trained = ("vision", "text") if cfg.stage == "anchor" else cfg.modalities
+        for modality in self.model.modalities:
+            self._encoder_modules(modality.value, trainable=modality.value in self.trained)
+        if cfg.learn_temperature:
+            for name in self.trained:
+                scale = _logit_scale(self.model, name)
+                if scale is not None:
+                    scale.make_learnable()
+        self.data = open_data(cfg.data)
+        cache = Path(cfg.cache_dir) if cfg.cache_dir else self.out / "cache"
+        self.pairs = self._prepare(cache)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        decay = [p for p in params if p.ndim >= 2]
+        rest = [p for p in params if p.ndim < 2]
+        self.optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}],
+            lr=cfg.lr,
+        )
+        self.batches_per_epoch = math.ceil(len(self.data) / cfg.batch_size)
+        self.total_steps = math.ceil(self.batches_per_epoch * cfg.epochs / cfg.accumulate)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _schedule(cfg, self.total_steps))
+        self.progress = Progress()
+        if resume:
+            self._resume()
+        self._stop = False
+
+    def _encoder_modules(self, modality: str, trainable: bool) -> None:
+        for group in ("modality_preprocessors", "modality_trunks", "modality_heads", "modality_postprocessors"):
+            module = getattr(self.model, group)[modality]
+            module.requires_grad_(trainable)
+            module.train(trainable)
+
+    def _prepare(self, cache: Path) -> dict[str, tuple[Materialized, Materialized]]:
+        """(left, right) tensors per trained pair: anchor (vision inputs, text tokens);
+        bind (frozen image embeddings, modality inputs)."""
+        data_key = data_fingerprint(self.data)
+
+        def inputs(modality: str) -> Materialized:
+            transform = self.model.transform(modality)
+            key = hash_json([data_key, modality, self.model.config.transforms.get(modality)])
+
+            def load(index: int):
+                record = self.data[index]
+                raw = record.caption if modality == "text" else record.inputs.get(modality)
+                return None if raw is None else transform(raw)
+
+            return materialize(f"{self.data.name}/{modality}", len(self.data), load,
+                               cache / f"{modality}-{key}.safetensors", self.cfg.max_skip_fraction,
+                               self.cfg.progress)
+
+        if self.cfg.stage == "anchor":
+            return {"text": (inputs("vision"), inputs("text"))}
+        images = self._image_embeddings(inputs("vision"), cache, data_key)
+        return {m: (images, inputs(m)) for m in self.cfg.modalities}
+
+    @torch.no_grad()
+    def _image_embeddings(self, images: Materialized, cache: Path, data_key: str) -> Materialized:
+        """The frozen image tower's embeddings, computed once (keyed by its weights) and cached."""
+        vision = [t for k, t in self.model.state_dict().items() if ".vision." in k]
+        key = hash_json([data_key, hash_tensors(vision)])
+        embed = lambda i: self.model.encode("vision", images.tensors[i : i + 1])[0]  # noqa: E731
+        result = materialize("image embeddings", len(images.rows), embed,
+                             cache / f"vision-embeddings-{key}.safetensors", 0.0, self.cfg.progress)
+        return Materialized(images.rows, result.tensors, images.skipped)
+
+    def _resume(self) -> None:
+        weights = self.out / WEIGHTS_FILE
+        if not weights.is_file():
+            raise CheckpointError(f"{weights} is missing: there is no run to resume in {self.out}")
+        load_state(self.model, weights)
+        self.progress = load_trainer_state(self.out, self.optimizer, self.scheduler)
+
+    def _batches(self, epoch: int):
+        generator = torch.Generator().manual_seed(self.cfg.seed * 100_003 + epoch)
+        order = torch.randperm(len(self.data), generator=generator)
+        return order.split(self.cfg.batch_size)
+
+    def _loss(self, indices: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        total, parts = 0.0, {}
+        for modality, (left, right) in self.pairs.items():
+            rows = [int(i) for i in indices if int(i) in left.position and int(i) in right.position]
+            if len(rows) < 2:
+                continue
+            a = left.tensors[[left.position[r] for r in rows]]
+            b = right.tensors[[right.position[r] for r in rows]]
+            if self.cfg.stage == "anchor":
+                a = self.model.encode("vision", a)
+            b = self.model.encode(modality, b)
+            scale = 1.0 / self.cfg.temperature if self.cfg.temperature else _logit_scale(self.model, modality).scale
+            loss = info_nce(a, b, scale)
+            parts[f"loss/{modality}"] = loss.item()
+            total = total + loss
+        return total, parts
+
+    def _autocast(self):
+        if self.cfg.precision == "fp32":
+            return nullcontext()
+        dtype = torch.bfloat16 if self.cfg.precision == "bf16" else torch.float16
+        return torch.autocast("cpu", dtype=dtype)
+
+    def _checkpoint(self) -> None:
+        save_model(self.model, self.out)
+        save_state(self.out, self.progress, self.optimizer, self.scheduler)
+
+    def _request_stop(self, signum, frame) -> None:
+        self._stop = True
+
+    def run(self) -> dict:
+        """Train to the end (or until SIGINT/SIGTERM), checkpoint, and return a summary."""
+        cfg, progress = self.cfg, self.progress
+        cfg.save(self.out / "train_config.json")
+        handlers = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        log = open(self.out / "metrics.jsonl", "a")
+        bar = tqdm(total=self.total_steps, initial=progress.step, desc=f"train {cfg.stage}",
+                   disable=not cfg.progress)
+        start, seen, parts = time.perf_counter(), 0, {}
+        try:
+            while progress.epoch < cfg.epochs and not self._stop:
+                batches = self._batches(progress.epoch)
+                while progress.batch < len(batches) and not self._stop:
+                    self.optimizer.zero_grad(set_to_none=True)
+                    loss_value = 0.0
+                    for _ in range(cfg.accumulate):
+                        if progress.batch >= len(batches):
+                            break
+                        indices = batches[progress.batch]
+                        with self._autocast():
+                            loss, parts = self._loss(indices)
+                        if isinstance(loss, torch.Tensor):
+                            (loss / cfg.accumulate).backward()
+                            loss_value += loss.item() / cfg.accumulate
+                        seen += len(indices)
+                        progress.batch += 1
+                    params = [p for g in self.optimizer.param_groups for p in g["params"]]
+                    torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+                    self.optimizer.step()
+                    self.scheduler.step()
+                    progress.step += 1
+                    rate = seen / (time.perf_counter() - start)
+                    lr = self.scheduler.get_last_lr()[0]
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{loss_value:.3f}", lr=f"{lr:.2e}", sps=f"{rate:.0f}")
+                    if progress.step % cfg.log_every == 0:
+                        log.write(json.dumps({"step": progress.step, "epoch": progress.epoch,
+                                              "loss": loss_value, **parts, "lr": lr,
+                                              "samples_per_s": rate}) + "\n")
+                        log.flush()
+                    if progress.step % cfg.save_every == 0:
+                        self._checkpoint()
+                if progress.batch >= len(batches):
+                    progress.epoch, progress.batch = progress.epoch + 1, 0
+            self._checkpoint()
+        finally:
+            bar.close()
+            log.close()
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+        skipped = {m: sum(r.skipped.values()) for m, (_, r) in self.pairs.items()}
+        return {"stage": cfg.stage, "out": str(self.out), "steps": progress.step,
+                "interrupted": self._stop, "loss": parts, "skipped": skipped}
