@@ -26,13 +26,14 @@ from edgebind.training.state import Progress, load_state as load_trainer_state, 
 
 
 def data_fingerprint(data) -> str:
-    """Cache key part for a data set: a manifest's content hash, else its name and size.
+    """Cache key part for a data set: its own fingerprint plus, for a manifest, the file's hash.
 
     Files edited in place behind an unchanged manifest are not noticed: delete OUT/cache then.
     """
     root = getattr(data, "root", None)
     content = hash_file(root) if root is not None and Path(root).is_file() else None
-    return hash_json([data.name, len(data), content])
+    own = data.fingerprint() if hasattr(data, "fingerprint") else None
+    return hash_json([data.name, len(data), own, content])
 
 
 def _logit_scale(model, modality: str) -> Optional[LogitScale]:
@@ -100,8 +101,7 @@ class Trainer:
             key = hash_json([data_key, modality, self.model.config.transforms.get(modality)])
 
             def load(index: int):
-                record = self.data[index]
-                raw = record.caption if modality == "text" else record.inputs.get(modality)
+                raw = self.data[index].raw(modality)
                 return None if raw is None else transform(raw)
 
             return materialize(f"{self.data.name}/{modality}", len(self.data), load,

@@ -7,6 +7,7 @@ from edgebind.synthetic.world import (
     WorldConfig,
     class_spec,
     make_world,
+    prompt_ensemble,
     render_sample,
     sample_scene,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "WorldConfig",
     "class_spec",
     "make_world",
+    "prompt_ensemble",
     "render_sample",
     "sample_scene",
 ]

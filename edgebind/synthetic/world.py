@@ -7,6 +7,7 @@ sample and not only per class. Sample `i` depends only on (seed, i), never on ot
 from __future__ import annotations
 
 import colorsys
+import itertools
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -114,6 +115,20 @@ def class_spec(k: int) -> ClassSpec:
     )
 
 
+def caption_for(name: str, attributes: dict[str, str]) -> str:
+    """The caption of a `name` scene with these attribute values."""
+    a = attributes
+    return f"a {a['size']} {a['temperature']} {name} moving {a['speed']}, {a['distance']}"
+
+
+def prompt_ensemble(classes: "list[str] | tuple[str, ...]") -> dict[str, list[str]]:
+    """Zero-shot prompts per class: its caption under every attribute combination (a prompt
+    ensemble in the world's own phrasing, as CLIP's templates are in web-caption phrasing)."""
+    combos = itertools.product(*ATTRIBUTES.values())
+    values = [dict(zip(ATTRIBUTES, combo)) for combo in combos]
+    return {name: [caption_for(name, v) for v in values] for name in classes}
+
+
 @dataclass(frozen=True)
 class Scene:
     """What a sample's modalities share; modality-specific nuisance is drawn when rendering."""
@@ -134,8 +149,7 @@ class Scene:
     @property
     def caption(self) -> str:
         """E.g. "a large hot drone moving fast, near": names the class and every attribute."""
-        a = self.attributes
-        return f"a {a['size']} {a['temperature']} {self.spec.name} moving {a['speed']}, {a['distance']}"
+        return caption_for(self.spec.name, self.attributes)
 
     def high(self, attribute: str) -> bool:
         """Whether `attribute` takes its second value (large, hot, fast, far)."""

@@ -18,6 +18,10 @@ class Record:
     caption: Optional[str] = None
     inputs: dict[str, Any] = field(default_factory=dict)
 
+    def raw(self, modality: str) -> Any:
+        """The raw input of `modality` (the caption for text), or None when the record lacks it."""
+        return self.caption if modality == "text" else self.inputs.get(modality)
+
 
 class PairedDataset(Protocol):
     """What training and evaluation read: indexable records plus the class names, if any."""
