@@ -7,13 +7,12 @@ manifest's directory; any other key (e.g. "attributes") is kept in `Sample.extra
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from edgebind.errors import InputError, UnreadableFileError
+from edgebind.fileio import atomic_write
 from edgebind.modality import Modality
 
 MANIFEST_NAME = "manifest.jsonl"
@@ -124,7 +123,7 @@ def read_manifest(path: "str | Path", check_files: bool = True) -> list[Sample]:
 
 
 def write_manifest(path: "str | Path", samples: Iterable["Mapping[str, Any] | Sample"]) -> Path:
-    """Validate rows and write them atomically (temp file in the same directory, then os.replace)."""
+    """Validate rows and write them atomically (edgebind.fileio.atomic_write)."""
     path = _manifest_file(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     base_dir = path.parent.resolve()
@@ -138,12 +137,4 @@ def write_manifest(path: "str | Path", samples: Iterable["Mapping[str, Any] | Sa
             raise InputError(f"{path}: row {number}: duplicate id {sample_id!r}; ids must be unique")
         seen.add(sample_id)
         lines.append(json.dumps(row, ensure_ascii=False) + "\n")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.writelines(lines)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda tmp: Path(tmp).write_text("".join(lines), encoding="utf-8"))

@@ -27,3 +27,14 @@ def world(tmp_path_factory):
 def world_dir(world):
     """The directory of the `world` fixture's manifest."""
     return world[0].paths["vision"].parent.parent
+
+
+@pytest.fixture(scope="session")
+def mini_run(tmp_path_factory):
+    """A minutes-free end-to-end run: tiny world, 1-epoch anchor and bind, with its report."""
+    from edgebind.training.reproduce import ReproduceConfig, reproduce
+
+    out = tmp_path_factory.mktemp("mini")
+    report = reproduce(ReproduceConfig(out=str(out), train_samples=48, test_samples=24, classes=4,
+                                       anchor_epochs=1, bind_epochs=1, batch_size=16, progress=False))
+    return out, report

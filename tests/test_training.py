@@ -112,3 +112,21 @@ def test_sigterm_saves_a_resumable_checkpoint(world_dir, tmp_path):
     assert (out / "model.safetensors").is_file() and (out / "trainer_state.pt").is_file()
     resumed = Trainer(_cfg(world_dir, out, modalities=("imu",), epochs=500), resume=True)
     assert resumed.progress.step > 0
+
+
+def test_bf16_autocast_trains(world_dir, tmp_path):
+    trainer = Trainer(_cfg(world_dir, tmp_path / "bf16", epochs=1, precision="bf16"))
+    before = trainer.model.state_dict()["modality_heads.imu.2.weight"].clone()
+    summary = trainer.run()
+    assert all(math.isfinite(v) for v in summary["loss"].values())
+    assert not torch.equal(before, trainer.model.state_dict()["modality_heads.imu.2.weight"])
+
+
+def test_shuffled_pairs_control_breaks_the_correspondence(world_dir, tmp_path):
+    plain = Trainer(_cfg(world_dir, tmp_path / "p", epochs=1))
+    control = Trainer(_cfg(world_dir, tmp_path / "c", epochs=1, shuffle_pairs=True))
+    images, _ = plain.pairs["imu"]
+    shuffled, _ = control.pairs["imu"]
+    assert torch.equal(images.rows, shuffled.rows)
+    assert not torch.equal(images.tensors, shuffled.tensors)
+    assert torch.equal(images.tensors.sort(0).values, shuffled.tensors.sort(0).values)

@@ -25,6 +25,8 @@ def test_wheel_contains_and_imports_every_subpackage(tmp_path):
         assert package.replace(".", "/") + "/__init__.py" in names, package
     for config in ("imagebind_huge", "edgebind-small", "edgebind-tiny", "open_clip/edgebind-tiny-anchor"):
         assert f"edgebind/models/configs/{config}.json" in names
+    for shipped in ("config.json", "model.safetensors"):
+        assert f"edgebind/models/pretrained/edgebind-tiny-synthetic/{shipped}" in names
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     code = (
@@ -34,6 +36,7 @@ def test_wheel_contains_and_imports_every_subpackage(tmp_path):
         f"    assert module.__file__.startswith({str(site)!r}), (name, module.__file__)\n"
         "import edgebind\n"
         "assert 'edgebind-tiny' in edgebind.list_models()\n"
+        "assert edgebind.create_model('edgebind-tiny-synthetic', modalities=['imu']).modalities\n"
         "print('ok')\n"
     )
     result = subprocess.run(

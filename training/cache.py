@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Callable, Iterable, Optional
@@ -18,6 +16,7 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from edgebind.errors import InputError
+from edgebind.fileio import atomic_write
 
 
 def hash_tensors(tensors: Iterable[torch.Tensor]) -> str:
@@ -91,10 +90,5 @@ def materialize(
 def _save(path: Path, result: Materialized) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     encoded = torch.frombuffer(bytearray(json.dumps(dict(result.skipped)).encode()), dtype=torch.uint8)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
-        save_file({"rows": result.rows, "tensors": result.tensors.contiguous(), "skipped": encoded}, tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    tensors = {"rows": result.rows, "tensors": result.tensors.contiguous(), "skipped": encoded}
+    atomic_write(path, lambda tmp: save_file(tensors, tmp))

@@ -35,6 +35,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     accumulate: int = 1
     precision: str = "fp32"
+    device: str = "auto"  # auto: cuda when available, else cpu
     temperature: Optional[float] = None
     learn_temperature: bool = False
     seed: int = 0
@@ -42,6 +43,7 @@ class TrainConfig:
     log_every: int = 10
     cache_dir: Optional[str] = None
     max_skip_fraction: float = 0.05
+    shuffle_pairs: bool = False  # control run: each M meets another sample's image (no binding)
     progress: bool = True
 
     def __post_init__(self):

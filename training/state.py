@@ -1,14 +1,13 @@
 """Trainer state (optimizer, scheduler, step, sampler position, RNG) saved beside the model."""
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
 from edgebind.errors import CheckpointError
+from edgebind.fileio import atomic_write
 
 STATE_FILE = "trainer_state.pt"
 
@@ -30,13 +29,7 @@ def save_state(directory: Path, progress: Progress, optimizer, scheduler) -> Non
         "scheduler": scheduler.state_dict(),
         "rng": torch.get_rng_state(),
     }
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{STATE_FILE}.")
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, directory / STATE_FILE)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    atomic_write(directory / STATE_FILE, lambda tmp: torch.save(state, tmp))
 
 
 def load_state(directory: Path, optimizer, scheduler) -> Progress:

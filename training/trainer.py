@@ -21,6 +21,7 @@ from edgebind.modality import Modality
 from edgebind.training.cache import Materialized, hash_file, hash_json, hash_tensors, materialize
 from edgebind.training.config import TrainConfig
 from edgebind.training.data.sources import open_data
+from edgebind.training.distributed import pad_rows, setup as setup_distributed
 from edgebind.training.loss import info_nce
 from edgebind.training.state import Progress, load_state as load_trainer_state, save_state
 
@@ -56,9 +57,13 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, resume: bool = False):
         self.cfg, self.out = cfg, Path(cfg.out)
+        self.group = setup_distributed()
         self.out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(cfg.seed)
-        self.model = create_model(cfg.source, anchor_weights=cfg.anchor_weights)
+        self.device = torch.device(
+            ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
+        )
+        self.model = create_model(cfg.source, anchor_weights=cfg.anchor_weights).to(self.device)
         self.trained = ("vision", "text") if cfg.stage == "anchor" else cfg.modalities
         for modality in self.model.modalities:
             self._encoder_modules(modality.value, trainable=modality.value in self.trained)
@@ -69,7 +74,11 @@ class Trainer:
                     scale.make_learnable()
         self.data = open_data(cfg.data)
         cache = Path(cfg.cache_dir) if cfg.cache_dir else self.out / "cache"
+        if not self.group.main:
+            self.group.barrier()  # rank 0 fills the caches first; the others then read them
         self.pairs = self._prepare(cache)
+        if self.group.main:
+            self.group.barrier()
         params = [p for p in self.model.parameters() if p.requires_grad]
         decay = [p for p in params if p.ndim >= 2]
         rest = [p for p in params if p.ndim < 2]
@@ -80,6 +89,8 @@ class Trainer:
         self.batches_per_epoch = math.ceil(len(self.data) / cfg.batch_size)
         self.total_steps = math.ceil(self.batches_per_epoch * cfg.epochs / cfg.accumulate)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _schedule(cfg, self.total_steps))
+        # fp16 gradients underflow without loss scaling; bf16 and fp32 need none.
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
         self.progress = Progress()
         if resume:
             self._resume()
@@ -111,6 +122,9 @@ class Trainer:
         if self.cfg.stage == "anchor":
             return {"text": (inputs("vision"), inputs("text"))}
         images = self._image_embeddings(inputs("vision"), cache, data_key)
+        if self.cfg.shuffle_pairs:
+            order = torch.randperm(len(images.rows), generator=torch.Generator().manual_seed(self.cfg.seed))
+            images = Materialized(images.rows, images.tensors[order], images.skipped)
         return {m: (images, inputs(m)) for m in self.cfg.modalities}
 
     @torch.no_grad()
@@ -118,7 +132,10 @@ class Trainer:
         """The frozen image tower's embeddings, computed once (keyed by its weights) and cached."""
         vision = [t for k, t in self.model.state_dict().items() if ".vision." in k]
         key = hash_json([data_key, hash_tensors(vision)])
-        embed = lambda i: self.model.encode("vision", images.tensors[i : i + 1])[0]  # noqa: E731
+
+        def embed(i: int) -> torch.Tensor:
+            return self.model.encode("vision", images.tensors[i : i + 1].to(self.device))[0].cpu()
+
         result = materialize("image embeddings", len(images.rows), embed,
                              cache / f"vision-embeddings-{key}.safetensors", 0.0, self.cfg.progress)
         return Materialized(images.rows, result.tensors, images.skipped)
@@ -139,28 +156,36 @@ class Trainer:
         total, parts = 0.0, {}
         for modality, (left, right) in self.pairs.items():
             rows = [int(i) for i in indices if int(i) in left.position and int(i) in right.position]
-            if len(rows) < 2:
+            if len(rows) < max(2, self.group.world):
                 continue
-            a = left.tensors[[left.position[r] for r in rows]]
-            b = right.tensors[[right.position[r] for r in rows]]
+            a = left.tensors[[left.position[r] for r in rows]].to(self.device)
+            b = right.tensors[[right.position[r] for r in rows]].to(self.device)
             if self.cfg.stage == "anchor":
-                a = self.model.encode("vision", a)
-            b = self.model.encode(modality, b)
+                a = self._encode_shared("vision", a)
+            b = self._encode_shared(modality, b)
             scale = 1.0 / self.cfg.temperature if self.cfg.temperature else _logit_scale(self.model, modality).scale
             loss = info_nce(a, b, scale)
             parts[f"loss/{modality}"] = loss.item()
             total = total + loss
         return total, parts
 
+    def _encode_shared(self, modality: str, x: torch.Tensor) -> torch.Tensor:
+        """Encode this rank's share of the global batch, then gather all of it (with gradients)."""
+        share, size = self.group.shard(len(x))
+        local = self.model.encode(modality, pad_rows(x[share], size))
+        return self.group.gather(local, len(x))
+
     def _autocast(self):
         if self.cfg.precision == "fp32":
             return nullcontext()
         dtype = torch.bfloat16 if self.cfg.precision == "bf16" else torch.float16
-        return torch.autocast("cpu", dtype=dtype)
+        return torch.autocast(self.device.type, dtype=dtype)
 
     def _checkpoint(self) -> None:
-        save_model(self.model, self.out)
-        save_state(self.out, self.progress, self.optimizer, self.scheduler)
+        if self.group.main:
+            save_model(self.model, self.out)
+            save_state(self.out, self.progress, self.optimizer, self.scheduler)
+        self.group.barrier()
 
     def _request_stop(self, signum, frame) -> None:
         self._stop = True
@@ -168,16 +193,21 @@ class Trainer:
     def run(self) -> dict:
         """Train to the end (or until SIGINT/SIGTERM), checkpoint, and return a summary."""
         cfg, progress = self.cfg, self.progress
-        cfg.save(self.out / "train_config.json")
+        main = self.group.main
+        if main:
+            cfg.save(self.out / "train_config.json")
         handlers = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-        log = open(self.out / "metrics.jsonl", "a")
+        log = open(self.out / "metrics.jsonl", "a") if main else None
         bar = tqdm(total=self.total_steps, initial=progress.step, desc=f"train {cfg.stage}",
-                   disable=not cfg.progress)
+                   disable=not (cfg.progress and main))
         start, seen, parts = time.perf_counter(), 0, {}
         try:
             while progress.epoch < cfg.epochs and not self._stop:
                 batches = self._batches(progress.epoch)
-                while progress.batch < len(batches) and not self._stop:
+                while progress.batch < len(batches):
+                    self._stop = self.group.any(self._stop)  # every rank stops at the same step
+                    if self._stop:
+                        break
                     self.optimizer.zero_grad(set_to_none=True)
                     loss_value = 0.0
                     for _ in range(cfg.accumulate):
@@ -187,20 +217,23 @@ class Trainer:
                         with self._autocast():
                             loss, parts = self._loss(indices)
                         if isinstance(loss, torch.Tensor):
-                            (loss / cfg.accumulate).backward()
+                            self.scaler.scale(loss / cfg.accumulate).backward()
                             loss_value += loss.item() / cfg.accumulate
                         seen += len(indices)
                         progress.batch += 1
                     params = [p for g in self.optimizer.param_groups for p in g["params"]]
+                    self.group.average_gradients(params)
+                    self.scaler.unscale_(self.optimizer)
                     torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-                    self.optimizer.step()
+                    self.scaler.step(self.optimizer)
+                    self.scaler.update()
                     self.scheduler.step()
                     progress.step += 1
                     rate = seen / (time.perf_counter() - start)
                     lr = self.scheduler.get_last_lr()[0]
                     bar.update(1)
                     bar.set_postfix(loss=f"{loss_value:.3f}", lr=f"{lr:.2e}", sps=f"{rate:.0f}")
-                    if progress.step % cfg.log_every == 0:
+                    if log and progress.step % cfg.log_every == 0:
                         log.write(json.dumps({"step": progress.step, "epoch": progress.epoch,
                                               "loss": loss_value, **parts, "lr": lr,
                                               "samples_per_s": rate}) + "\n")
@@ -212,7 +245,8 @@ class Trainer:
             self._checkpoint()
         finally:
             bar.close()
-            log.close()
+            if log:
+                log.close()
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
         skipped = {m: sum(r.skipped.values()) for m, (_, r) in self.pairs.items()}

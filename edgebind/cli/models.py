@@ -1,7 +1,8 @@
 """List the model configs that --model accepts.
 
-Each name is a JSON config shipped with edgebind (edgebind/models/configs/); a checkpoint
-directory (config.json + model.safetensors) is accepted wherever a name is.
+"config" names are architectures (edgebind/models/configs/, fresh weights); "trained" names are
+checkpoints shipped with edgebind (edgebind/models/pretrained/). A checkpoint directory
+(config.json + model.safetensors) is accepted wherever a name is.
 
 examples:
   edgebind models
@@ -13,11 +14,13 @@ from edgebind.cli.common import add_command
 
 def run(args) -> int:
     from edgebind.models import get_model_config, list_models
+    from edgebind.models.registry import is_pretrained
 
     for name in list_models():
         config = get_model_config(name)
+        kind = "trained" if is_pretrained(name) else "config"
         modalities = ",".join(config.modalities)
-        print(f"{name:<18} dim={config.embed_dim:<5} {modalities}\n{'':<18} {config.description}")
+        print(f"{name:<24} {kind:<8} dim={config.embed_dim:<5} {modalities}\n{'':<33} {config.description}")
     return 0
 
 

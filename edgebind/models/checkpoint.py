@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -12,24 +10,13 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from edgebind.errors import CheckpointError
+from edgebind.fileio import atomic_write
 from edgebind.models.config import ModelConfig
 from edgebind.models.model import EdgeBindModel
 from edgebind.modality import Modality
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the same directory, then rename: never a half file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_model(model: EdgeBindModel, directory: "str | Path") -> Path:
@@ -43,8 +30,8 @@ def save_model(model: EdgeBindModel, directory: "str | Path") -> Path:
         transforms={k: v for k, v in model.config.transforms.items() if k in loaded},
     )
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    _atomic_write(directory / WEIGHTS_FILE, lambda tmp: save_file(tensors, tmp))
-    _atomic_write(directory / CONFIG_FILE, lambda tmp: Path(tmp).write_text(config.to_json()))
+    atomic_write(directory / WEIGHTS_FILE, lambda tmp: save_file(tensors, tmp))
+    atomic_write(directory / CONFIG_FILE, lambda tmp: Path(tmp).write_text(config.to_json()))
     return directory
 
 

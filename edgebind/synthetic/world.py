@@ -167,7 +167,7 @@ def sample_scene(index: int, config: WorldConfig = WorldConfig()) -> Scene:
     rng = np.random.default_rng([config.seed, index, 0])  # stream 0; renderers use 1..5
     high = dict(zip(ATTRIBUTES, rng.integers(2, size=len(ATTRIBUTES))))
     attributes = {name: values[high[name]] for name, values in ATTRIBUTES.items()}
-    radius = 0.22 * (0.65, 1.0)[high["size"]] * (1.0, 0.6)[high["distance"]] * rng.uniform(0.9, 1.1)
+    radius = 0.3 * (0.65, 1.0)[high["size"]] * (1.0, 0.6)[high["distance"]] * rng.uniform(0.9, 1.1)
     margin = radius + 0.03
     return Scene(
         index=index,
@@ -210,7 +210,9 @@ _WRITERS: dict[str, tuple[str, Callable[[Path, np.ndarray, WorldConfig], None]]]
 }
 
 
-def make_world(out_dir: "str | Path", num_samples: int, config: WorldConfig = WorldConfig()) -> Path:
+def make_world(
+    out_dir: "str | Path", num_samples: int, config: WorldConfig = WorldConfig(), progress: bool = True
+) -> Path:
     """Write `num_samples` samples (one folder per modality) and manifest.jsonl; return its path."""
     if num_samples < 1:
         raise InputError(f"num_samples must be >= 1, got {num_samples}")
@@ -218,7 +220,7 @@ def make_world(out_dir: "str | Path", num_samples: int, config: WorldConfig = Wo
     for key in _WRITERS:
         (out_dir / key).mkdir(parents=True, exist_ok=True)
     rows = []
-    for index in tqdm(range(num_samples), desc="synthetic world", disable=num_samples <= 50):
+    for index in tqdm(range(num_samples), desc="synthetic world", disable=not progress or num_samples <= 50):
         data = render_sample(sample_scene(index, config), config)
         row = {k: data[k] for k in ("id", "label", "caption")}
         for key, (suffix, write) in _WRITERS.items():

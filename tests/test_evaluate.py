@@ -1,0 +1,81 @@
+"""Evaluation tasks and the end-to-end reproduce run, on a minute-free mini run."""
+import json
+
+import pytest
+
+from edgebind.cli.main import main
+from edgebind.errors import ConfigError
+from edgebind.training.data.manifest import ManifestDataset
+from edgebind.training.reproduce import BOUND, NEVER_PAIRED
+
+
+def test_reproduce_reports_every_modality_and_pair(mini_run):
+    out, report = mini_run
+    pairs = [(row["query"], row["target"]) for row in report["rows"]]
+    assert [("vision", "text")] + [(m, "text") for m in BOUND] == pairs[:5]
+    assert [(m, "vision") for m in BOUND] + list(NEVER_PAIRED) == pairs[5:]
+    assert json.loads((out / "report.json").read_text())["rows"] == report["rows"]
+    for row in report["rows"][1:5]:
+        assert 0.0 <= row["top1"] <= 1.0 and row["chance"] == pytest.approx(0.25)
+        assert 0.0 <= row["control top1"] <= 1.0
+    assert (out / "bind" / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("task, extra, keys", [
+    ("zeroshot", ["--modality", "audio,imu"], {"top1", "top5", "chance"}),
+    ("retrieval", ["--modality", "audio", "--target", "imu"], {"R@1", "R@10", "chance"}),
+    ("arithmetic", ["--add", "text"], {"composed R@1", "base_only R@1", "add_only R@1", "chance"}),
+    ("fewshot", ["--modality", "depth", "--shots", "1,2", "--method", "ncm"], {"1-shot top1", "chance"}),
+])
+def test_eval_cli_writes_json(mini_run, tmp_path, capsys, task, extra, keys):
+    out, _ = mini_run
+    target = tmp_path / "result.json"
+    assert main(["eval", "--model", str(out / "bind"), "--data", str(out / "world" / "test"),
+                 "--task", task, *extra, "--json", str(target)]) == 0
+    result = json.loads(target.read_text())
+    rows = result if isinstance(result, list) else [result]
+    for row in rows:
+        assert row["task"] == task and keys <= set(row) and row["n"] > 0
+    assert task in capsys.readouterr().out
+
+
+def test_prompts_file_is_used(mini_run, tmp_path):
+    from edgebind.models import load_model
+    from edgebind.training import evaluate
+
+    out, _ = mini_run
+    model, data = load_model(out / "bind"), ManifestDataset(out / "world" / "test")
+    default = evaluate.class_text_embeddings(model, data.classes)
+    custom = evaluate.class_text_embeddings(model, data.classes, {c: f"xyz {c}" for c in data.classes})
+    assert default.shape == custom.shape and not (default - custom).abs().max() < 1e-6
+
+
+def test_bad_prompts_file(mini_run, tmp_path):
+    out, _ = mini_run
+    bad = tmp_path / "p.json"
+    bad.write_text("[1, 2]")
+    assert main(["eval", "--model", str(out / "bind"), "--data", str(out / "world" / "test"),
+                 "--task", "zeroshot", "--modality", "audio", "--prompts", str(bad)]) == 2
+
+
+def test_task_needs_a_modality(mini_run):
+    out, _ = mini_run
+    with pytest.raises(ConfigError):
+        from edgebind.cli.eval import run
+        import argparse
+        run(argparse.Namespace(task="zeroshot", modality=None))
+
+
+def test_shipped_model_keeps_its_emergent_alignment(tmp_path):
+    """The shipped checkpoint still classifies held-out scenes from text for every modality
+    (guards against transform or model changes that silently break trained weights)."""
+    from edgebind.models import create_model
+    from edgebind.synthetic import WorldConfig, make_world, prompt_ensemble
+    from edgebind.training import evaluate
+
+    model = create_model("edgebind-tiny-synthetic")
+    data = ManifestDataset(make_world(tmp_path, 64, WorldConfig(seed=99), progress=False))
+    prompts = prompt_ensemble(list(data.classes))
+    for modality in ("vision", "audio", "depth", "thermal", "imu"):
+        result = evaluate.zeroshot(model, data, modality, prompts)
+        assert result["top1"] >= 2.5 * result["chance"], (modality, result["top1"])
