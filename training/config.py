@@ -43,6 +43,9 @@ class TrainConfig:
     log_every: int = 10
     cache_dir: Optional[str] = None
     max_skip_fraction: float = 0.05
+    finetune: str = "full"  # full | last:N (only the last N trunk blocks) | lora
+    lora_rank: int = 8
+    lora_alpha: float = 16.0
     shuffle_pairs: bool = False  # control run: each M meets another sample's image (no binding)
     progress: bool = True
 
@@ -57,7 +60,10 @@ class TrainConfig:
             if bad:
                 raise ConfigError(f"bind trains modalities against images; {sorted(bad)} cannot be bound "
                                   "(vision and text are the anchor: use --stage anchor)")
-        for name in ("epochs", "batch_size", "accumulate", "save_every", "log_every"):
+        kind, _, blocks = self.finetune.partition(":")
+        if not (self.finetune in ("full", "lora") or kind == "last" and blocks.isdigit() and int(blocks) > 0):
+            raise ConfigError(f"finetune {self.finetune!r} must be full, lora or last:N (N >= 1)")
+        for name in ("epochs", "batch_size", "accumulate", "save_every", "log_every", "lora_rank"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0 or self.temperature is not None and self.temperature <= 0:

@@ -21,19 +21,22 @@ class Progress:
     batch: int = 0
 
 
-def save_state(directory: Path, progress: Progress, optimizer, scheduler) -> None:
-    """Atomically write everything `--resume` needs besides the model weights."""
+def save_state(directory: Path, progress: Progress, optimizer, scheduler, adapters: dict) -> None:
+    """Atomically write everything `--resume` needs besides the model weights (LoRA adapters
+    included: the saved model has them merged in)."""
     state = {
         "progress": asdict(progress),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
         "rng": torch.get_rng_state(),
+        "adapters": adapters,
     }
     atomic_write(directory / STATE_FILE, lambda tmp: torch.save(state, tmp))
 
 
-def load_state(directory: Path, optimizer, scheduler) -> Progress:
-    """Restore optimizer, scheduler and RNG; return the progress to continue from."""
+def load_state(directory: Path, optimizer, scheduler) -> tuple[Progress, dict]:
+    """Restore optimizer, scheduler and RNG; return the progress to continue from and the
+    LoRA adapters (empty without LoRA)."""
     path = directory / STATE_FILE
     if not path.is_file():
         raise CheckpointError(f"{path} is missing: there is no run to resume in {directory}")
@@ -42,7 +45,7 @@ def load_state(directory: Path, optimizer, scheduler) -> Progress:
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
-        return Progress(**state["progress"])
+        return Progress(**state["progress"]), state["adapters"]
     except (RuntimeError, KeyError, ValueError, EOFError) as exc:
         raise CheckpointError(f"{path} is unreadable or from another run ({exc}); "
                               "start again without --resume") from None

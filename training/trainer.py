@@ -22,6 +22,7 @@ from edgebind.training.cache import Materialized, hash_file, hash_json, hash_ten
 from edgebind.training.config import TrainConfig
 from edgebind.training.data.sources import open_data
 from edgebind.training.distributed import pad_rows, setup as setup_distributed
+from edgebind.training.finetune import add_lora, freeze_all_but_last, merged_state_dict, trainable_state
 from edgebind.training.loss import info_nce
 from edgebind.training.state import Progress, load_state as load_trainer_state, save_state
 
@@ -67,6 +68,7 @@ class Trainer:
         self.trained = ("vision", "text") if cfg.stage == "anchor" else cfg.modalities
         for modality in self.model.modalities:
             self._encoder_modules(modality.value, trainable=modality.value in self.trained)
+        self._apply_finetune()
         if cfg.learn_temperature:
             for name in self.trained:
                 scale = _logit_scale(self.model, name)
@@ -101,6 +103,17 @@ class Trainer:
             module = getattr(self.model, group)[modality]
             module.requires_grad_(trainable)
             module.train(trainable)
+
+    def _apply_finetune(self) -> None:
+        """Narrow what trains inside the trained encoders: their last blocks, or LoRA adapters."""
+        mode = self.cfg.finetune
+        for name in self.trained if mode != "full" else ():
+            stem, trunk = self.model.modality_preprocessors[name], self.model.modality_trunks[name]
+            if mode == "lora":
+                stem.requires_grad_(False)
+                add_lora(trunk, self.cfg.lora_rank, self.cfg.lora_alpha)
+            else:
+                freeze_all_but_last(trunk, stem, int(mode.split(":")[1]))
 
     def _prepare(self, cache: Path) -> dict[str, tuple[Materialized, Materialized]]:
         """(left, right) tensors per trained pair: anchor (vision inputs, text tokens);
@@ -144,8 +157,14 @@ class Trainer:
         weights = self.out / WEIGHTS_FILE
         if not weights.is_file():
             raise CheckpointError(f"{weights} is missing: there is no run to resume in {self.out}")
-        load_state(self.model, weights)
-        self.progress = load_trainer_state(self.out, self.optimizer, self.scheduler)
+        self.progress, adapters = load_trainer_state(self.out, self.optimizer, self.scheduler)
+        if self.cfg.finetune == "lora":  # base weights come from --init; the run trained adapters
+            if set(adapters) != set(trainable_state(self.model)):
+                raise CheckpointError(f"{self.out}: the saved LoRA adapters do not fit this run's "
+                                      "modalities or rank; start again without --resume")
+            self.model.load_state_dict(adapters, strict=False)
+        else:
+            load_state(self.model, weights)
 
     def _batches(self, epoch: int):
         generator = torch.Generator().manual_seed(self.cfg.seed * 100_003 + epoch)
@@ -183,8 +202,9 @@ class Trainer:
 
     def _checkpoint(self) -> None:
         if self.group.main:
-            save_model(self.model, self.out)
-            save_state(self.out, self.progress, self.optimizer, self.scheduler)
+            save_model(self.model, self.out, merged_state_dict(self.model))
+            adapters = trainable_state(self.model) if self.cfg.finetune == "lora" else {}
+            save_state(self.out, self.progress, self.optimizer, self.scheduler, adapters)
         self.group.barrier()
 
     def _request_stop(self, signum, frame) -> None:

@@ -19,8 +19,11 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 
 
-def save_model(model: EdgeBindModel, directory: "str | Path") -> Path:
-    """Save the loaded modalities' weights and the config they need; returns the directory."""
+def save_model(
+    model: EdgeBindModel, directory: "str | Path", state: Optional[dict] = None
+) -> Path:
+    """Save the loaded modalities' weights (or `state`, e.g. with adapters merged) and the config
+    they need; returns the directory."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     loaded = {m.value for m in model.modalities}
@@ -29,7 +32,7 @@ def save_model(model: EdgeBindModel, directory: "str | Path") -> Path:
         modalities={k: v for k, v in model.config.modalities.items() if k in loaded},
         transforms={k: v for k, v in model.config.transforms.items() if k in loaded},
     )
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in (state or model.state_dict()).items()}
     atomic_write(directory / WEIGHTS_FILE, lambda tmp: save_file(tensors, tmp))
     atomic_write(directory / CONFIG_FILE, lambda tmp: Path(tmp).write_text(config.to_json()))
     return directory
