@@ -130,3 +130,30 @@ def test_shuffled_pairs_control_breaks_the_correspondence(world_dir, tmp_path):
     assert torch.equal(images.rows, shuffled.rows)
     assert not torch.equal(images.tensors, shuffled.tensors)
     assert torch.equal(images.tensors.sort(0).values, shuffled.tensors.sort(0).values)
+
+
+def test_materialize_reads_each_sample_once_for_all_modalities(tmp_path):
+    from edgebind.errors import InputError
+    from edgebind.training.cache import materialize
+
+    reads = []
+
+    def record(i):
+        reads.append(i)
+        if i == 3:
+            raise InputError("corrupt sample")
+        return i
+
+    def convert(i, name):
+        return None if (name == "b" and i == 0) else torch.full((2,), float(i))
+
+    caches = {"a": tmp_path / "a.safetensors", "b": None}
+    out = materialize("toy", 40, record, convert, caches, max_skip_fraction=0.05, progress=False)
+    assert reads == list(range(40))
+    assert out["a"].rows.tolist() == [i for i in range(40) if i != 3]
+    assert out["b"].rows.tolist() == [i for i in range(40) if i not in (0, 3)]
+    assert sum(out["a"].skipped.values()) == 1
+    again = materialize("toy", 40, record, convert, {"a": caches["a"]}, 0.05, progress=False)
+    assert len(reads) == 40 and torch.equal(again["a"].tensors, out["a"].tensors)  # from the cache
+    with pytest.raises(InputError, match="1 of 10"):
+        materialize("toy", 10, record, convert, {"a": None}, max_skip_fraction=0.05, progress=False)

@@ -9,7 +9,7 @@ import hashlib
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -47,44 +47,66 @@ class Materialized:
         self.position = {int(r): i for i, r in enumerate(rows)}
 
 
+def _load_cached(path: Path) -> Materialized:
+    data = load_file(path)
+    skipped = Counter(json.loads(data.pop("skipped").numpy().tobytes().decode()))
+    return Materialized(data["rows"], data["tensors"], skipped)
+
+
+def _reason(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:120]}"
+
+
 def materialize(
-    name: str,
+    label: str,
     count: int,
-    load: Callable[[int], Optional[torch.Tensor]],
-    cache: Optional[Path],
+    record: Callable[[int], Any],
+    convert: Callable[[Any, str], Optional[torch.Tensor]],
+    caches: dict[str, Optional[Path]],
     max_skip_fraction: float,
     progress: bool = True,
-) -> Materialized:
-    """Run `load(i)` for every sample (None: the sample lacks it), or read the cached result.
+) -> dict[str, Materialized]:
+    """Tensors of every name in `caches` for every sample, read from its cache file when present,
+    else computed in ONE pass over the data (each sample read once for all names):
+    `record(i)` fetches sample i, `convert(record, name)` makes its tensor (None: absent).
 
     Unreadable samples (InputError) are skipped and counted; more than `max_skip_fraction`
     of the samples skipped is an error, so a broken data set never silently shrinks.
     """
-    if cache is not None and cache.is_file():
-        data = load_file(cache)
-        skipped = Counter(json.loads(data.pop("skipped").numpy().tobytes().decode()))
-        return Materialized(data["rows"], data["tensors"], skipped)
-    rows, tensors, skipped = [], [], Counter()
-    for index in tqdm(range(count), desc=f"preparing {name}", disable=not progress, leave=False):
+    done = {n: _load_cached(p) for n, p in caches.items() if p is not None and p.is_file()}
+    todo = [n for n in caches if n not in done]
+    rows = {n: [] for n in todo}
+    tensors = {n: [] for n in todo}
+    skipped = {n: Counter() for n in todo}
+    for index in tqdm(range(count) if todo else (), desc=f"preparing {label}", disable=not progress,
+                      leave=False):
         try:
-            tensor = load(index)
+            item = record(index)
         except InputError as exc:
-            skipped[f"{type(exc).__name__}: {str(exc)[:120]}"] += 1
+            for name in todo:
+                skipped[name][_reason(exc)] += 1
             continue
-        if tensor is not None:
-            rows.append(index)
-            tensors.append(tensor)
-    total = sum(skipped.values())
-    if total > max_skip_fraction * count:
-        reasons = "; ".join(f"{n} x {r}" for r, n in skipped.most_common(3))
-        raise InputError(f"{name}: {total} of {count} samples could not be read (limit "
-                         f"{max_skip_fraction:.0%}): {reasons}")
-    if not tensors:
-        raise InputError(f"{name}: no sample of the data set has this modality")
-    result = Materialized(torch.tensor(rows), torch.stack(tensors), skipped)
-    if cache is not None:
-        _save(cache, result)
-    return result
+        for name in todo:
+            try:
+                tensor = convert(item, name)
+            except InputError as exc:
+                skipped[name][_reason(exc)] += 1
+                continue
+            if tensor is not None:
+                rows[name].append(index)
+                tensors[name].append(tensor)
+    for name in todo:
+        total = sum(skipped[name].values())
+        if total > max_skip_fraction * count:
+            reasons = "; ".join(f"{n} x {r}" for r, n in skipped[name].most_common(3))
+            raise InputError(f"{label}/{name}: {total} of {count} samples could not be read (limit "
+                             f"{max_skip_fraction:.0%}): {reasons}")
+        if not tensors[name]:
+            raise InputError(f"{label}: no sample of the data set has {name}")
+        done[name] = Materialized(torch.tensor(rows[name]), torch.stack(tensors[name]), skipped[name])
+        if caches[name] is not None:
+            _save(caches[name], done[name])
+    return done
 
 
 def _save(path: Path, result: Materialized) -> None:

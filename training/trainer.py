@@ -1,7 +1,6 @@
 """The training loop: anchor (image-text, CLIP-style) and bind (image-M, ImageBind) stages."""
 from __future__ import annotations
 
-import json
 import math
 import signal
 import time
@@ -23,6 +22,7 @@ from edgebind.training.config import TrainConfig
 from edgebind.training.data.sources import open_data
 from edgebind.training.distributed import pad_rows, setup as setup_distributed
 from edgebind.training.finetune import add_lora, freeze_all_but_last, merged_state_dict, trainable_state
+from edgebind.training.logging import MetricsLog
 from edgebind.training.loss import info_nce
 from edgebind.training.state import Progress, load_state as load_trainer_state, save_state
 
@@ -117,40 +117,38 @@ class Trainer:
 
     def _prepare(self, cache: Path) -> dict[str, tuple[Materialized, Materialized]]:
         """(left, right) tensors per trained pair: anchor (vision inputs, text tokens);
-        bind (frozen image embeddings, modality inputs)."""
+        bind (frozen image embeddings, modality inputs). Each sample is read once for all."""
         data_key = data_fingerprint(self.data)
+        names = ["vision", "text"] if self.cfg.stage == "anchor" else ["vision", *self.cfg.modalities]
+        transforms = {m: self.model.transform(m) for m in names}
+        caches = {m: cache / f"{m}-{hash_json([data_key, m, self.model.config.transforms.get(m)])}.safetensors"
+                  for m in names}
 
-        def inputs(modality: str) -> Materialized:
-            transform = self.model.transform(modality)
-            key = hash_json([data_key, modality, self.model.config.transforms.get(modality)])
+        def convert(record, modality: str):
+            raw = record.raw(modality)
+            return None if raw is None else transforms[modality](raw)
 
-            def load(index: int):
-                raw = self.data[index].raw(modality)
-                return None if raw is None else transform(raw)
-
-            return materialize(f"{self.data.name}/{modality}", len(self.data), load,
-                               cache / f"{modality}-{key}.safetensors", self.cfg.max_skip_fraction,
-                               self.cfg.progress)
-
+        inputs = materialize(self.data.name, len(self.data), self.data.__getitem__, convert, caches,
+                             self.cfg.max_skip_fraction, self.cfg.progress)
         if self.cfg.stage == "anchor":
-            return {"text": (inputs("vision"), inputs("text"))}
-        images = self._image_embeddings(inputs("vision"), cache, data_key)
+            return {"text": (inputs["vision"], inputs["text"])}
+        images = self._image_embeddings(inputs["vision"], cache, data_key)
         if self.cfg.shuffle_pairs:
             order = torch.randperm(len(images.rows), generator=torch.Generator().manual_seed(self.cfg.seed))
             images = Materialized(images.rows, images.tensors[order], images.skipped)
-        return {m: (images, inputs(m)) for m in self.cfg.modalities}
+        return {m: (images, inputs[m]) for m in self.cfg.modalities}
 
     @torch.no_grad()
     def _image_embeddings(self, images: Materialized, cache: Path, data_key: str) -> Materialized:
         """The frozen image tower's embeddings, computed once (keyed by its weights) and cached."""
         vision = [t for k, t in self.model.state_dict().items() if ".vision." in k]
-        key = hash_json([data_key, hash_tensors(vision)])
+        path = cache / f"vision-embeddings-{hash_json([data_key, hash_tensors(vision)])}.safetensors"
 
-        def embed(i: int) -> torch.Tensor:
+        def embed(i: int, _name: str) -> torch.Tensor:
             return self.model.encode("vision", images.tensors[i : i + 1].to(self.device))[0].cpu()
 
-        result = materialize("image embeddings", len(images.rows), embed,
-                             cache / f"vision-embeddings-{key}.safetensors", 0.0, self.cfg.progress)
+        result = materialize("image embeddings", len(images.rows), int, embed, {"vision": path}, 0.0,
+                             self.cfg.progress)["vision"]
         return Materialized(images.rows, result.tensors, images.skipped)
 
     def _resume(self) -> None:
@@ -217,7 +215,7 @@ class Trainer:
         if main:
             cfg.save(self.out / "train_config.json")
         handlers = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-        log = open(self.out / "metrics.jsonl", "a") if main else None
+        log = MetricsLog(self.out, enabled=main)
         bar = tqdm(total=self.total_steps, initial=progress.step, desc=f"train {cfg.stage}",
                    disable=not (cfg.progress and main))
         start, seen, parts = time.perf_counter(), 0, {}
@@ -253,11 +251,9 @@ class Trainer:
                     lr = self.scheduler.get_last_lr()[0]
                     bar.update(1)
                     bar.set_postfix(loss=f"{loss_value:.3f}", lr=f"{lr:.2e}", sps=f"{rate:.0f}")
-                    if log and progress.step % cfg.log_every == 0:
-                        log.write(json.dumps({"step": progress.step, "epoch": progress.epoch,
-                                              "loss": loss_value, **parts, "lr": lr,
-                                              "samples_per_s": rate}) + "\n")
-                        log.flush()
+                    if progress.step % cfg.log_every == 0:
+                        log.write(progress.step, {"epoch": progress.epoch, "loss": loss_value, **parts,
+                                                  "lr": lr, "samples_per_s": rate})
                     if progress.step % cfg.save_every == 0:
                         self._checkpoint()
                 if progress.batch >= len(batches):
@@ -265,8 +261,7 @@ class Trainer:
             self._checkpoint()
         finally:
             bar.close()
-            if log:
-                log.close()
+            log.close()
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
         skipped = {m: sum(r.skipped.values()) for m, (_, r) in self.pairs.items()}
