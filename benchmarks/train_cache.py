@@ -45,8 +45,9 @@ def _uncached_rate(trainer: Trainer, modality: str, batch_size: int) -> float:
 
 def _cached_rate(trainer: Trainer) -> float:
     start, seen = time.perf_counter(), 0
-    for batch in trainer._batches(0):
-        loss, _ = trainer._loss(batch)
+    batches = trainer._batches(0)
+    for batch, pairs in zip(batches, trainer.pairs.epoch(batches)):
+        loss, _ = trainer._loss(pairs)
         trainer.optimizer.zero_grad()
         loss.backward()
         trainer.optimizer.step()

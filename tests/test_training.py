@@ -125,8 +125,7 @@ def test_bf16_autocast_trains(world_dir, tmp_path):
 def test_shuffled_pairs_control_breaks_the_correspondence(world_dir, tmp_path):
     plain = Trainer(_cfg(world_dir, tmp_path / "p", epochs=1))
     control = Trainer(_cfg(world_dir, tmp_path / "c", epochs=1, shuffle_pairs=True))
-    images, _ = plain.pairs["imu"]
-    shuffled, _ = control.pairs["imu"]
+    images, shuffled = plain.pairs.images, control.pairs.images
     assert torch.equal(images.rows, shuffled.rows)
     assert not torch.equal(images.tensors, shuffled.tensors)
     assert torch.equal(images.tensors.sort(0).values, shuffled.tensors.sort(0).values)
@@ -157,3 +156,18 @@ def test_materialize_reads_each_sample_once_for_all_modalities(tmp_path):
     assert len(reads) == 40 and torch.equal(again["a"].tensors, out["a"].tensors)  # from the cache
     with pytest.raises(InputError, match="1 of 10"):
         materialize("toy", 10, record, convert, {"a": None}, max_skip_fraction=0.05, progress=False)
+
+
+@pytest.mark.parametrize("stage, workers", [("bind", 0), ("bind", 2), ("anchor", 0)])
+def test_streaming_matches_in_memory_training(world_dir, tmp_path, stage, workers):
+    """Streaming (for data sets larger than memory) trains on exactly the same pairs."""
+    extra = {"modalities": ("imu",)} if stage == "bind" else {}
+    memory = Trainer(_cfg(world_dir, tmp_path / "m", stage=stage, epochs=1, **extra))
+    memory.run()
+    streamed = Trainer(_cfg(world_dir, tmp_path / "s", stage=stage, epochs=1, stream=True,
+                            num_workers=workers, **extra))
+    assert streamed.pairs.memory == {}
+    streamed.run()
+    a, b = load_file(tmp_path / "m" / "model.safetensors"), load_file(tmp_path / "s" / "model.safetensors")
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], atol=1e-6, rtol=1e-5, msg=key)

@@ -43,6 +43,8 @@ class TrainConfig:
     log_every: int = 10
     cache_dir: Optional[str] = None
     max_skip_fraction: float = 0.05
+    stream: bool = False  # transform samples anew each epoch (DataLoader workers), not all in memory
+    num_workers: int = 0
     finetune: str = "full"  # full | last:N (only the last N trunk blocks) | lora
     lora_rank: int = 8
     lora_alpha: float = 16.0

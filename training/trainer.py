@@ -17,25 +17,14 @@ from edgebind.models import create_model, save_model
 from edgebind.models.checkpoint import WEIGHTS_FILE, load_state
 from edgebind.models.heads import LogitScale
 from edgebind.modality import Modality
-from edgebind.training.cache import Materialized, hash_file, hash_json, hash_tensors, materialize
 from edgebind.training.config import TrainConfig
 from edgebind.training.data.sources import open_data
 from edgebind.training.distributed import pad_rows, setup as setup_distributed
 from edgebind.training.finetune import add_lora, freeze_all_but_last, merged_state_dict, trainable_state
 from edgebind.training.logging import MetricsLog
+from edgebind.training.pairs import PairData
 from edgebind.training.loss import info_nce
 from edgebind.training.state import Progress, load_state as load_trainer_state, save_state
-
-
-def data_fingerprint(data) -> str:
-    """Cache key part for a data set: its own fingerprint plus, for a manifest, the file's hash.
-
-    Files edited in place behind an unchanged manifest are not noticed: delete OUT/cache then.
-    """
-    root = getattr(data, "root", None)
-    content = hash_file(root) if root is not None and Path(root).is_file() else None
-    own = data.fingerprint() if hasattr(data, "fingerprint") else None
-    return hash_json([data.name, len(data), own, content])
 
 
 def _logit_scale(model, modality: str) -> Optional[LogitScale]:
@@ -78,7 +67,7 @@ class Trainer:
         cache = Path(cfg.cache_dir) if cfg.cache_dir else self.out / "cache"
         if not self.group.main:
             self.group.barrier()  # rank 0 fills the caches first; the others then read them
-        self.pairs = self._prepare(cache)
+        self.pairs = PairData(self.model, self.data, cfg, cache, self.device)
         if self.group.main:
             self.group.barrier()
         params = [p for p in self.model.parameters() if p.requires_grad]
@@ -115,42 +104,6 @@ class Trainer:
             else:
                 freeze_all_but_last(trunk, stem, int(mode.split(":")[1]))
 
-    def _prepare(self, cache: Path) -> dict[str, tuple[Materialized, Materialized]]:
-        """(left, right) tensors per trained pair: anchor (vision inputs, text tokens);
-        bind (frozen image embeddings, modality inputs). Each sample is read once for all."""
-        data_key = data_fingerprint(self.data)
-        names = ["vision", "text"] if self.cfg.stage == "anchor" else ["vision", *self.cfg.modalities]
-        transforms = {m: self.model.transform(m) for m in names}
-        caches = {m: cache / f"{m}-{hash_json([data_key, m, self.model.config.transforms.get(m)])}.safetensors"
-                  for m in names}
-
-        def convert(record, modality: str):
-            raw = record.raw(modality)
-            return None if raw is None else transforms[modality](raw)
-
-        inputs = materialize(self.data.name, len(self.data), self.data.__getitem__, convert, caches,
-                             self.cfg.max_skip_fraction, self.cfg.progress)
-        if self.cfg.stage == "anchor":
-            return {"text": (inputs["vision"], inputs["text"])}
-        images = self._image_embeddings(inputs["vision"], cache, data_key)
-        if self.cfg.shuffle_pairs:
-            order = torch.randperm(len(images.rows), generator=torch.Generator().manual_seed(self.cfg.seed))
-            images = Materialized(images.rows, images.tensors[order], images.skipped)
-        return {m: (images, inputs[m]) for m in self.cfg.modalities}
-
-    @torch.no_grad()
-    def _image_embeddings(self, images: Materialized, cache: Path, data_key: str) -> Materialized:
-        """The frozen image tower's embeddings, computed once (keyed by its weights) and cached."""
-        vision = [t for k, t in self.model.state_dict().items() if ".vision." in k]
-        path = cache / f"vision-embeddings-{hash_json([data_key, hash_tensors(vision)])}.safetensors"
-
-        def embed(i: int, _name: str) -> torch.Tensor:
-            return self.model.encode("vision", images.tensors[i : i + 1].to(self.device))[0].cpu()
-
-        result = materialize("image embeddings", len(images.rows), int, embed, {"vision": path}, 0.0,
-                             self.cfg.progress)["vision"]
-        return Materialized(images.rows, result.tensors, images.skipped)
-
     def _resume(self) -> None:
         weights = self.out / WEIGHTS_FILE
         if not weights.is_file():
@@ -169,14 +122,13 @@ class Trainer:
         order = torch.randperm(len(self.data), generator=generator)
         return order.split(self.cfg.batch_size)
 
-    def _loss(self, indices: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def _loss(self, pairs: dict) -> tuple[torch.Tensor, dict[str, float]]:
+        """Sum over trained pairs of the symmetric InfoNCE loss on this global batch."""
         total, parts = 0.0, {}
-        for modality, (left, right) in self.pairs.items():
-            rows = [int(i) for i in indices if int(i) in left.position and int(i) in right.position]
-            if len(rows) < max(2, self.group.world):
+        for modality, (a, b) in pairs.items():
+            if len(a) < max(2, self.group.world):
                 continue
-            a = left.tensors[[left.position[r] for r in rows]].to(self.device)
-            b = right.tensors[[right.position[r] for r in rows]].to(self.device)
+            a, b = a.to(self.device), b.to(self.device)
             if self.cfg.stage == "anchor":
                 a = self._encode_shared("vision", a)
             b = self._encode_shared(modality, b)
@@ -222,6 +174,7 @@ class Trainer:
         try:
             while progress.epoch < cfg.epochs and not self._stop:
                 batches = self._batches(progress.epoch)
+                stream = self.pairs.epoch(batches[progress.batch :])
                 while progress.batch < len(batches):
                     self._stop = self.group.any(self._stop)  # every rank stops at the same step
                     if self._stop:
@@ -233,7 +186,7 @@ class Trainer:
                             break
                         indices = batches[progress.batch]
                         with self._autocast():
-                            loss, parts = self._loss(indices)
+                            loss, parts = self._loss(next(stream))
                         if isinstance(loss, torch.Tensor):
                             self.scaler.scale(loss / cfg.accumulate).backward()
                             loss_value += loss.item() / cfg.accumulate
@@ -264,6 +217,6 @@ class Trainer:
             log.close()
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
-        skipped = {m: sum(r.skipped.values()) for m, (_, r) in self.pairs.items()}
+        skipped = self.pairs.skipped()
         return {"stage": cfg.stage, "out": str(self.out), "steps": progress.step,
                 "interrupted": self._stop, "loss": parts, "skipped": skipped}
