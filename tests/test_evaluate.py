@@ -25,6 +25,7 @@ def test_reproduce_reports_every_modality_and_pair(mini_run):
     ("zeroshot", ["--modality", "audio,imu"], {"top1", "top5", "chance"}),
     ("retrieval", ["--modality", "audio", "--target", "imu"], {"R@1", "R@10", "chance"}),
     ("arithmetic", ["--add", "text"], {"composed R@1", "base_only R@1", "add_only R@1", "chance"}),
+    ("arithmetic", ["--modality", "audio"], {"composed R@1", "base_only R@1", "add_only R@1", "chance"}),
     ("fewshot", ["--modality", "depth", "--shots", "1,2", "--method", "ncm"], {"1-shot top1", "chance"}),
 ])
 def test_eval_cli_writes_json(mini_run, tmp_path, capsys, task, extra, keys):

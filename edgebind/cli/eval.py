@@ -6,7 +6,8 @@ Tasks:
               emergent case: they were never trained with text
   retrieval   instance retrieval --modality -> --target (default vision) and back, R@1/5/10;
               --target imu with --modality audio asks "which IMU trace goes with this sound"
-  arithmetic  image + audio (or + text) composition on a synthetic world (--add audio|text)
+  arithmetic  image + audio (or + text) composition on a synthetic world (--modality or
+              --add: audio|text)
   fewshot     linear probe on frozen embeddings with --shots per class, several seeds
 --prompts is a JSON object label -> prompt or list of prompts (default: templates over the labels).
 Prints a table; --json writes the figures.
@@ -49,7 +50,8 @@ def evaluate(args) -> list[dict]:
 
     model = create_model(args.model, anchor_weights=args.anchor_weights)
     if args.task == "arithmetic":
-        return [tasks.arithmetic(model, args.data, add=args.add, attribute=args.attribute)]
+        add = args.add or args.modality or "audio"
+        return [tasks.arithmetic(model, args.data, add=add, attribute=args.attribute)]
     data = open_data(args.data)
     rows = []
     for modality in args.modality.split(","):
@@ -85,7 +87,8 @@ def add_parser(sub) -> None:
     parser.add_argument("--modality", help="modality or comma-separated list (vision for the anchor)")
     parser.add_argument("--target", default="vision", help="retrieval: the other modality")
     parser.add_argument("--prompts", help="JSON object label -> prompt or list of prompts")
-    parser.add_argument("--add", default="audio", choices=["audio", "text"], help="arithmetic: what to add")
+    parser.add_argument("--add", choices=["audio", "text"],
+                        help="arithmetic: what to add to the image (default: --modality, else audio)")
     parser.add_argument("--attribute", default="temperature", help="arithmetic: attribute kept from the image")
     parser.add_argument("--shots", default="1,2,4,8", help="fewshot: shots per class")
     parser.add_argument("--method", default="linear", choices=["linear", "ncm"], help="fewshot classifier")
