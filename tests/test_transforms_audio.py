@@ -158,3 +158,12 @@ def test_bad_config_raises():
         AudioTransform({"sample_rate": 0})
     with pytest.raises(ConfigError, match="unknown key"):
         AudioTransform({"rate": 16000})
+
+
+def test_clip_starts_round_like_the_official_sampler():
+    """pytorchvideo@6cdc929 (ImageBind's pin) spaces 3 clips over a 5.3 s recording at
+    Fraction(5.3 - 2.0) / 2 s, subtracting in floats first: starts at samples 0, 26399, 52799."""
+    from edgebind.transforms.audio import AudioTransform
+
+    bounds = AudioTransform().clip_bounds(int(5.3 * 16000))
+    assert bounds == [(0, 32000), (26399, 58399), (52799, 84799)]

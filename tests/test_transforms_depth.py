@@ -156,3 +156,12 @@ def test_bad_config():
         DepthConfig(camera="webcam")
     with pytest.raises(ConfigError):
         DepthTransform({"min_depth_m": 10.0, "max_depth_m": 1.0})
+
+
+def test_max_disparity_clamps_then_scales_to_unit_range():
+    """DepthNorm: disparity min(d, max) / max, before mean/std (imagebind_huge uses max 75)."""
+    tf = DepthTransform({"size": 8, "max_disparity": 75.0, "normalize": False})
+    near = tf(np.full((8, 8), 0.2))  # 0.075 * 518.857 / 0.2 = 194.6 px: clamped to 75 -> 1.0
+    two_m = tf(np.full((8, 8), 2.0))  # 19.46 px -> 0.2594
+    assert torch.allclose(near, torch.ones_like(near))
+    assert torch.allclose(two_m, torch.full_like(two_m, 0.075 * 518.857 / 2.0 / 75.0))

@@ -113,8 +113,9 @@ class AudioTransform(Transform):
         """[start, end) sample indices of the evenly spaced clips, computed in exact fractions."""
         cfg = self.config
         clip = Fraction(cfg.clip_duration)
-        duration = Fraction(num_samples / cfg.sample_rate)
-        step = max(duration - clip, 0) / max(cfg.clips_per_sample - 1, 1)
+        # Subtract in floats first, then go exact: the official sampler's rounding, bit for bit.
+        latest_start = Fraction(max(num_samples / cfg.sample_rate - cfg.clip_duration, 0))
+        step = latest_start / max(cfg.clips_per_sample - 1, 1)
         starts = [i * step for i in range(cfg.clips_per_sample)]
         rate = cfg.sample_rate
         return [(int(s * rate), min(int((s + clip) * rate), num_samples)) for s in starts]

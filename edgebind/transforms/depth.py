@@ -2,7 +2,9 @@
 
 ImageBind sees depth as disparity (baseline_m * focal_px / depth_m), which is invariant to image
 scale. Steps: to metres -> clamp valid depths to [min_depth_m, max_depth_m] -> disparity ->
-bilinear resize of the short side to `size` (no antialiasing) -> centre crop -> (x - mean) / std.
+optionally clamp to `max_disparity` and divide by it (Omnivore's DepthNorm, which imagebind_huge's
+config uses with 75; ImageBind never published its own depth loader) -> bilinear resize of the
+short side to `size` (no antialiasing) -> centre crop -> (x - mean) / std.
 The map stays floating point throughout; it is never squeezed into an 8-bit image.
 
 Units: uint16 arrays and 16-bit PNGs are millimetres; float arrays and float .npy are metres.
@@ -56,6 +58,7 @@ class DepthConfig:
     camera: str | None = None
     min_depth_m: float = 0.01
     max_depth_m: float = 50.0
+    max_disparity: float | None = None  # clamp disparity to this, then divide by it (Omnivore's DepthNorm)
     mean: float = 0.0418
     std: float = 0.0295
     normalize: bool = True
@@ -63,6 +66,8 @@ class DepthConfig:
     def __post_init__(self) -> None:
         if self.camera is not None:
             check_choice(self.camera, tuple(CAMERA_PRESETS), "transforms.depth.camera")
+        if self.max_disparity is not None and not self.max_disparity > 0:
+            raise ConfigError(f"transforms.depth.max_disparity must be > 0, got {self.max_disparity}")
         for name in ("size", "baseline_m", "focal_px", "min_depth_m", "std"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"transforms.depth.{name} must be > 0, got {getattr(self, name)}")
@@ -108,5 +113,7 @@ class DepthTransform(Transform):
         baseline, focal = cfg.stereo()
         disparity = np.zeros(metres.shape, dtype=np.float64)
         disparity[valid] = baseline * focal / np.clip(metres[valid], cfg.min_depth_m, cfg.max_depth_m)
+        if cfg.max_disparity is not None:
+            disparity = np.minimum(disparity, cfg.max_disparity) / cfg.max_disparity
         out = resize_center_crop(torch.from_numpy(disparity.astype(np.float32)), cfg.size)
         return (out - cfg.mean) / cfg.std if cfg.normalize else out

@@ -56,10 +56,11 @@ class ImageTransform(Transform):
     def __init__(self, config: Any = None):
         super().__init__(config)
         c = self.config
+        # Resize and crop the PIL image itself (PIL's bicubic), as OpenCLIP and ImageBind do.
         self._pipeline = v2.Compose([
-            v2.PILToTensor(),
             v2.Resize(c.size, interpolation=v2.InterpolationMode.BICUBIC, antialias=True),
             v2.CenterCrop(c.size),
+            v2.PILToTensor(),
             v2.ToDtype(torch.float32, scale=True),
             v2.Normalize(mean=list(c.mean), std=list(c.std)),
         ])
