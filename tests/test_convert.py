@@ -114,3 +114,19 @@ def test_wrong_anchor_weights_fail_clearly(tmp_path):
         edgebind.create_model("edgebind-tiny", modalities=["vision"], anchor_weights=str(path))
     with pytest.raises(CheckpointError, match="do not exist"):
         edgebind.create_model("edgebind-tiny", modalities=["vision"], anchor_weights=str(tmp_path / "nope.pt"))
+
+
+def test_anchor_transforms_come_from_the_openclip_model_when_not_configured(tmp_path):
+    """A config naming only an OpenCLIP architecture gets that model's image size, normalisation
+    and tokenizer, and a saved checkpoint spells them out."""
+    config = {"name": "b16-audio", "embed_dim": 512, "anchor": {"arch": "ViT-B-16"},
+              "modalities": {"vision": {"source": "anchor"}, "text": {"source": "anchor"}}}
+    path = tmp_path / "b16.json"
+    path.write_text(json.dumps(config))
+    model = edgebind.create_model(path, modalities=["vision", "text"])
+    vision = model.transform("vision").config
+    assert vision.size == 224 and tuple(vision.mean) == (0.48145466, 0.4578275, 0.40821073)
+    assert model.transform("text").config.context_length == 77
+    assert model.transform("text").config.tokenizer is None  # CLIP BPE
+    saved = json.loads((edgebind.save_model(model, tmp_path / "ckpt") / "config.json").read_text())
+    assert saved["transforms"]["vision"]["size"] == 224

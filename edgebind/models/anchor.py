@@ -46,6 +46,18 @@ def create_anchor(cfg: AnchorConfig, weights: Optional[str] = None) -> nn.Module
     return clip
 
 
+def anchor_transforms(clip: nn.Module, arch: str) -> dict:
+    """Vision and text transform configs that match the OpenCLIP model `clip` (architecture
+    `arch`): its image size and normalisation, its tokenizer and context length."""
+    pre = clip.visual.preprocess_cfg
+    size = pre["size"]
+    vision = {"size": size if isinstance(size, int) else size[0], "mean": tuple(pre["mean"]),
+              "std": tuple(pre["std"])}
+    text_cfg = (open_clip.get_model_config(arch) or {}).get("text_cfg", {})
+    tokenizer = arch if text_cfg.get("hf_tokenizer_name") else None  # else CLIP's BPE
+    return {"vision": vision, "text": {"context_length": clip.text.context_length, "tokenizer": tokenizer}}
+
+
 def load_anchor_weights(clip: nn.Module, path: Path) -> None:
     """Load an OpenCLIP checkpoint (.pt/.bin/.safetensors) from disk into `clip`, strictly."""
     if not path.is_file():

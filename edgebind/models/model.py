@@ -1,6 +1,7 @@
 """The joint model: one encoder per modality, all mapping into one shared embedding space."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import torch
@@ -8,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from edgebind.errors import InputError, ModalityError
-from edgebind.models.anchor import create_anchor
+from edgebind.models.anchor import anchor_transforms, create_anchor
 from edgebind.models.config import ModelConfig
 from edgebind.models.encoders import build_encoder
 from edgebind.modality import Modality
@@ -42,6 +43,11 @@ class EdgeBindModel(nn.Module):
         chosen = [m for m in Modality if m in wanted]  # ImageBind's key order
         anchored = [m for m in chosen if config.encoder(m).source == "anchor"]
         anchor = create_anchor(config.anchor, anchor_weights) if anchored else None
+        if anchor is not None:  # a config may leave the anchor's transforms to the anchor itself
+            derived = anchor_transforms(anchor, config.anchor.arch)
+            missing = {m.value: derived[m.value] for m in anchored if m.value not in config.transforms}
+            config = dataclasses.replace(config, transforms={**config.transforms, **missing})
+            self.config = config
         self.modality_preprocessors = nn.ModuleDict()
         self.modality_trunks = nn.ModuleDict()
         self.modality_heads = nn.ModuleDict()

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import torch
+import open_clip
 from open_clip.tokenizer import SimpleTokenizer
 
 from edgebind.errors import InputError
@@ -14,9 +15,14 @@ from edgebind.transforms.base import Transform, register_transform
 
 @dataclass
 class TextConfig:
-    """CLIP tokenisation: lower-cased, cleaned, truncated with the end token kept at the last slot."""
+    """CLIP tokenisation: lower-cased, cleaned, truncated with the end token kept at the last slot.
+
+    `tokenizer` names an OpenCLIP architecture whose own tokenizer to use instead (e.g. a SigLIP
+    anchor's); None is CLIP's BPE, whose vocabulary ships inside open_clip_torch.
+    """
 
     context_length: int = 77
+    tokenizer: Optional[str] = None
 
 
 @register_transform
@@ -26,7 +32,11 @@ class TextTransform(Transform):
 
     def __init__(self, config: Any = None):
         super().__init__(config)
-        self._tokenizer = SimpleTokenizer(context_length=self.config.context_length)
+        c = self.config
+        if c.tokenizer is None:
+            self._tokenizer = SimpleTokenizer(context_length=c.context_length)
+        else:
+            self._tokenizer = open_clip.get_tokenizer(c.tokenizer, context_length=c.context_length)
 
     def __call__(self, item: Any) -> torch.Tensor:
         return self.batch([item])[0]
