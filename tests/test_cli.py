@@ -62,3 +62,29 @@ def test_console_script_runs_the_demo(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "R@1" in result.stdout and "imu" in result.stdout
     assert (tmp_path / "world" / "manifest.jsonl").is_file()
+
+
+def test_embed_every_file_kind(world, tmp_path):
+    """image PNG, depth 16-bit PNG and .npy, thermal .npy and 16-bit TIFF, imu CSV and .npy."""
+    from PIL import Image
+
+    sample = world[0]
+    depth_m = np.asarray(Image.open(sample.paths["depth"]), dtype=np.float32) / 1000.0
+    np.save(tmp_path / "depth.npy", depth_m)
+    kelvin = np.load(sample.paths["thermal"])
+    Image.fromarray((kelvin * 100).astype(np.uint16)).save(tmp_path / "thermal.tif")
+    imu = np.loadtxt(sample.paths["imu"], delimiter=",", skiprows=1)[:, 1:].astype(np.float32)
+    np.save(tmp_path / "imu.npy", imu)
+    cases = {
+        "image": [sample.paths["vision"]],
+        "depth": [sample.paths["depth"], tmp_path / "depth.npy"],
+        "thermal": [sample.paths["thermal"], tmp_path / "thermal.tif"],
+        "imu": [sample.paths["imu"], tmp_path / "imu.npy"],
+    }
+    for modality, files in cases.items():
+        out = tmp_path / f"{modality}.npy"
+        assert main(["embed", "--modality", modality, *map(str, files), "--out", str(out)]) == 0
+        vectors = np.load(out)
+        assert vectors.shape == (len(files), 64)
+        if len(files) == 2:  # the same scene in two file formats embeds (nearly) identically
+            assert float(vectors[0] @ vectors[1]) > 0.999, modality
