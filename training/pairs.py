@@ -78,43 +78,49 @@ class PairData:
         names = ["vision", *self.pairs]
         self.transforms = {m: model.transform(m) for m in names}
         self.key = data_fingerprint(data)
-        streamed = names if self.anchor else self.pairs
-        kept = [] if cfg.stream else names
+        embeddings = None if self.anchor else self._embeddings_path(cache)
+        # Bind needs image inputs only to compute the embeddings: skip them once those are cached.
+        need_images = self.anchor or not embeddings.is_file()
+        kept = [] if cfg.stream else [m for m in names if m != "vision" or need_images]
         caches = {m: cache / f"{m}-{hash_json([self.key, m, model.config.transforms.get(m)])}.safetensors"
                   for m in kept}
         self.memory = materialize(data.name, len(data), data.__getitem__, self._convert, caches,
                                   cfg.max_skip_fraction, cfg.progress) if kept else {}
-        self.streamed = streamed if cfg.stream else []
+        self.streamed = (names if self.anchor else self.pairs) if cfg.stream else []
         if not self.anchor:
-            self.images = self._image_embeddings(cache)
+            self.images = self._image_embeddings(embeddings)
+            self.memory.pop("vision", None)  # the embeddings replace the image inputs
 
     def _convert(self, record, modality: str):
         raw = record.raw(modality)
         return None if raw is None else self.transforms[modality](raw)
 
-    @torch.no_grad()
-    def _image_embeddings(self, cache: Path) -> Materialized:
-        """The frozen image tower's embeddings, computed once (keyed by its weights) and cached."""
+    def _embeddings_path(self, cache: Path) -> Path:
+        """Cache file of the image embeddings: keyed by the data, the transform and the weights."""
         vision = [t for k, t in self.model.state_dict().items() if ".vision." in k]
         key = hash_json([self.key, hash_tensors(vision), self.model.config.transforms.get("vision")])
-        path = cache / f"vision-embeddings-{key}.safetensors"
+        return cache / f"vision-embeddings-{key}.safetensors"
 
-        def embed(record, _name: str):
-            x = self._convert(record, "vision") if self.cfg.stream else record
+    @torch.no_grad()
+    def _image_embeddings(self, path: Path) -> Materialized:
+        """The frozen image tower's embeddings of every sample, computed once and cached."""
+        images = self.memory.get("vision")
+
+        def image(index: int):  # the preprocessed image of data-set sample `index`, or None
+            if self.cfg.stream:
+                return self._convert(self.data[index], "vision")
+            return images.tensors[images.position[index]] if index in images.position else None
+
+        def embed(x, _name: str):
             return None if x is None else self.model.encode("vision", x[None].to(self.device))[0].cpu()
 
-        if self.cfg.stream:
-            source, count = self.data.__getitem__, len(self.data)
-        else:
-            images = self.memory["vision"]
-            source, count = (lambda i: images.tensors[i]), len(images.rows)
-        result = materialize("image embeddings", count, source, embed, {"vision": path},
+        result = materialize("image embeddings", len(self.data), image, embed, {"vision": path},
                              self.cfg.max_skip_fraction, self.cfg.progress)["vision"]
-        rows = result.rows if self.cfg.stream else self.memory["vision"].rows[result.rows]
         tensors = result.tensors
         if self.cfg.shuffle_pairs:  # control run: each M meets another sample's image
-            tensors = tensors[torch.randperm(len(rows), generator=torch.Generator().manual_seed(self.cfg.seed))]
-        return Materialized(rows, tensors, result.skipped)
+            order = torch.randperm(len(tensors), generator=torch.Generator().manual_seed(self.cfg.seed))
+            tensors = tensors[order]
+        return Materialized(result.rows, tensors, result.skipped)
 
     def epoch(self, batches: list[torch.Tensor]) -> Iterator[dict[str, tuple[torch.Tensor, torch.Tensor]]]:
         """Per batch of sample indices: {pair: (left, right)} over the samples having both."""
