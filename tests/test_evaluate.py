@@ -80,3 +80,13 @@ def test_shipped_model_keeps_its_emergent_alignment(tmp_path):
     for modality in ("vision", "audio", "depth", "thermal", "imu"):
         result = evaluate.zeroshot(model, data, modality, prompts)
         assert result["top1"] >= 2.5 * result["chance"], (modality, result["top1"])
+
+
+def test_data_options_reach_the_data_set(mini_run, tmp_path, capsys):
+    out, _ = mini_run
+    common = ["eval", "--model", str(out / "bind"), "--data", str(out / "world" / "test"),
+              "--task", "zeroshot", "--modality", "imu"]
+    assert main(common + ["--data-option", "modalities=[\"imu\"]"]) == 0
+    assert main(common + ["--data-option", "splitt=test"]) == 2
+    assert "splitt" in capsys.readouterr().err
+    assert main(common + ["--data-option", "nonsense"]) == 2

@@ -35,6 +35,8 @@ def test_config_file_then_options_then_set(tmp_path):
     cfg = load_train_config(str(path), {"epochs": 5}, ["lr=0.01", "modalities=audio,imu",
                                                         "learn_temperature=true"])
     assert (cfg.epochs, cfg.lr, cfg.modalities, cfg.learn_temperature) == (5, 0.01, ("audio", "imu"), True)
+    cfg = load_train_config(None, {"stage": "bind", "data": "d", "out": "o"}, ['data_options={"split": "test"}'])
+    assert cfg.data_options == {"split": "test"}
 
 
 @pytest.mark.parametrize("bad, match", [

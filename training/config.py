@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -25,6 +25,7 @@ class TrainConfig:
     model: str = "edgebind-tiny"
     init: Optional[str] = None
     anchor_weights: Optional[str] = None
+    data_options: dict = field(default_factory=dict)  # adapter options, e.g. {"split": "train"}
     modalities: tuple = ("audio", "depth", "thermal", "imu")
     epochs: int = 10
     batch_size: int = 64
@@ -107,6 +108,7 @@ def load_train_config(
             raise ConfigError(f"cannot read training config {path}: {exc}") from None
     data.update({k: v for k, v in overrides.items() if v is not None})
     defaults = {f.name: f.default for f in fields(TrainConfig)}
+    defaults["data_options"] = {}
     for item in sets:
         key, sep, raw = item.partition("=")
         if not sep or key not in defaults:

@@ -63,7 +63,7 @@ class Trainer:
                 scale = _logit_scale(self.model, name)
                 if scale is not None:
                     scale.make_learnable()
-        self.data = open_data(cfg.data)
+        self.data = open_data(cfg.data, cfg.data_options)
         cache = Path(cfg.cache_dir) if cfg.cache_dir else self.out / "cache"
         if not self.group.main:
             self.group.barrier()  # rank 0 fills the caches first; the others then read them

@@ -46,13 +46,13 @@ def evaluate(args) -> list[dict]:
     """Run the task for each requested modality; one result row per modality."""
     from edgebind.models import create_model
     from edgebind.training import evaluate as tasks
-    from edgebind.training.data.sources import open_data
+    from edgebind.training.data.sources import open_data, parse_options
 
     model = create_model(args.model, anchor_weights=args.anchor_weights)
     if args.task == "arithmetic":
         add = args.add or args.modality or "audio"
         return [tasks.arithmetic(model, args.data, add=add, attribute=args.attribute)]
-    data = open_data(args.data)
+    data = open_data(args.data, parse_options(args.data_option))
     rows = []
     for modality in args.modality.split(","):
         modality = "vision" if modality == "image" else modality
@@ -83,6 +83,8 @@ def add_parser(sub) -> None:
     parser = add_command(sub, "eval", __doc__, run)
     parser.add_argument("--model", required=True, help="checkpoint directory or model name")
     parser.add_argument("--data", required=True, help="manifest.jsonl (or folder), or KIND:ROOT")
+    parser.add_argument("--data-option", action="append", metavar="KEY=VALUE",
+                        help="option for a KIND:ROOT data set, e.g. split=test (repeatable)")
     parser.add_argument("--task", required=True, choices=TASKS)
     parser.add_argument("--modality", help="modality or comma-separated list (vision for the anchor)")
     parser.add_argument("--target", default="vision", help="retrieval: the other modality")

@@ -11,7 +11,8 @@ examples:
   edgebind train --stage bind --init runs/anchor --data world/manifest.jsonl \\
       --modalities audio,depth,thermal,imu --out runs/bind
   edgebind train --stage bind --init edgebind-small --anchor-weights ViT-B-32.safetensors \\
-      --data llvip:/data/LLVIP --modalities thermal --out runs/llvip --set precision=bf16
+      --data llvip:/data/LLVIP --data-option split=train --modalities thermal --out runs/llvip \\
+      --set precision=bf16
   edgebind train --config train.json --out runs/bind --resume
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ from edgebind.cli.common import add_command
 
 def run(args) -> int:
     from edgebind.training.config import load_train_config
+    from edgebind.training.data.sources import parse_options
     from edgebind.training.trainer import Trainer
 
     overrides = {
@@ -30,6 +32,7 @@ def run(args) -> int:
         "anchor_weights": args.anchor_weights, "epochs": args.epochs, "batch_size": args.batch_size,
         "lr": args.lr, "seed": args.seed,
         "modalities": args.modalities.split(",") if args.modalities else None,
+        "data_options": parse_options(args.data_option) or None,
     }
     cfg = load_train_config(args.config, overrides, args.set or ())
     summary = Trainer(cfg, resume=args.resume).run()
@@ -46,6 +49,8 @@ def add_parser(sub) -> None:
     parser.add_argument("--model", help="anchor stage: model name or config to start from")
     parser.add_argument("--init", help="bind stage: trained anchor checkpoint directory or model name")
     parser.add_argument("--anchor-weights", help="local OpenCLIP weights file for the anchor")
+    parser.add_argument("--data-option", action="append", metavar="KEY=VALUE",
+                        help="option for a KIND:ROOT data set, e.g. split=train (repeatable)")
     parser.add_argument("--modalities", help="bind stage: comma-separated, e.g. audio,depth,thermal,imu")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)
