@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Iterable, Optional
 
+import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
@@ -44,7 +44,8 @@ def _key_modality(key: str) -> Optional[str]:
 
 
 def load_state(model: EdgeBindModel, weights: Path) -> None:
-    """Copy tensors of the model's loaded modalities from `weights`, checking names and shapes."""
+    """Copy the loaded modalities' tensors from `weights` into the model one at a time (peak memory
+    about one copy of the model), after checking every name and shape."""
     expected = model.state_dict()
     loaded = {m.value for m in model.modalities}
     try:
@@ -56,21 +57,31 @@ def load_state(model: EdgeBindModel, weights: Path) -> None:
                     f"{weights}: key {unexpected[0]!r} (and {len(unexpected) - 1} more) is not part of "
                     f"this model; the file belongs to a different architecture or config"
                 )
-            state = {}
             for key, target in expected.items():
                 if key not in available:
                     raise CheckpointError(f"{weights}: missing key {key!r}; the file is incomplete")
-                tensor = f.get_tensor(key)
-                if tensor.shape != target.shape:
+                shape = f.get_slice(key).get_shape()
+                if list(shape) != list(target.shape):
                     raise CheckpointError(
-                        f"{weights}: key {key!r} has shape {list(tensor.shape)}, the config needs "
-                        f"{list(target.shape)}"
+                        f"{weights}: key {key!r} has shape {list(shape)}, the config needs {list(target.shape)}"
                     )
-                state[key] = tensor
+            with torch.no_grad():
+                for key, target in expected.items():
+                    target.copy_(f.get_tensor(key))
     except SafetensorError as exc:
         raise CheckpointError(f"{weights} is not a readable safetensors file ({exc}); "
                               "it may be truncated: copy or save it again") from None
-    model.load_state_dict(state, strict=True)
+
+
+def _empty_model(config: ModelConfig, modalities) -> EdgeBindModel:
+    """The model with uninitialised storage when every tensor comes from the checkpoint (no
+    OpenCLIP tower, whose non-persistent buffers a checkpoint cannot restore); else built normally."""
+    if config.anchor is None:
+        with torch.device("meta"):
+            model = EdgeBindModel(config, modalities)
+        if {name for name, _ in model.named_buffers()} <= set(model.state_dict()):
+            return model.to_empty(device="cpu")
+    return EdgeBindModel(config, modalities)
 
 
 def load_model(
@@ -86,11 +97,6 @@ def load_model(
     config = ModelConfig.from_json_file(config_path)
     if config.anchor is not None:  # the checkpoint holds the anchor's weights itself
         config = dataclasses.replace(config, anchor=dataclasses.replace(config.anchor, weights=None))
-    model = EdgeBindModel(config, modalities)
+    model = _empty_model(config, modalities)
     load_state(model, weights)
     return model.eval()
-
-
-def read_config(directory: "str | Path") -> dict:
-    """The raw JSON config of a checkpoint directory."""
-    return json.loads((Path(directory) / CONFIG_FILE).read_text())
