@@ -6,9 +6,9 @@ depth 16-bit PNG (millimetres) or .npy (metres); thermal .npy (Kelvin) or 16-bit
 (centikelvin) or 8-bit PNG; imu CSV (t,ax,ay,az,gx,gy,gz) or .npy (T x 6).
 
 examples:
-  edgebind embed --model edgebind-tiny --modality audio a.wav b.wav --out audio.npy
+  edgebind embed --modality audio a.wav b.wav --out audio.npy
   edgebind embed --model runs/bind --modality text "a dog barking" "a drill" --out text.npy
-  edgebind embed --model edgebind-tiny --modality imu walk.csv
+  edgebind embed --model models/imagebind_huge --modality imu walk.csv
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def run(args) -> int:
 
 def add_parser(sub) -> None:
     parser = add_command(sub, "embed", __doc__, run)
-    parser.add_argument("--model", default="edgebind-tiny",
+    parser.add_argument("--model", default="edgebind-tiny-synthetic",
                         help="registered model name or checkpoint directory (default: %(default)s)")
     parser.add_argument("--modality", required=True, choices=[m.value for m in Modality] + ["image"])
     parser.add_argument("inputs", nargs="+", help="files, or strings for --modality text")
