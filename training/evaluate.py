@@ -34,13 +34,8 @@ class Embedded:
 def embed_data(model, data: PairedDataset, modality: str, batch_size: int = 64,
                max_skip_fraction: float = 0.05, progress: bool = False) -> Embedded:
     transform = model.transform(modality)
-
-    def convert(record, name: str):
-        raw = record.raw(name)
-        return None if raw is None else transform(raw)
-
-    done = materialize(data.name, len(data), data.__getitem__, convert, {modality: None},
-                       max_skip_fraction, progress)[modality]
+    done = materialize(data.name, len(data), data.__getitem__, lambda r, _: r.tensor(modality, transform),
+                       {modality: None}, max_skip_fraction, progress)[modality]
     chunks = [model.encode(modality, done.tensors[i : i + batch_size])
               for i in range(0, len(done.rows), batch_size)]
     return Embedded(F.normalize(torch.cat(chunks), dim=-1), done.rows.tolist(), sum(done.skipped.values()))

@@ -43,12 +43,12 @@ class _Transformed(Dataset):
             return index, {}
         out = {}
         for name, transform in self.transforms.items():
-            raw = record.raw(name)
             try:
-                if raw is not None:
-                    out[name] = transform(raw)
+                tensor = record.tensor(name, transform)
             except InputError:
                 continue
+            if tensor is not None:
+                out[name] = tensor
         return index, out
 
 
@@ -92,8 +92,7 @@ class PairData:
             self.memory.pop("vision", None)  # the embeddings replace the image inputs
 
     def _convert(self, record, modality: str):
-        raw = record.raw(modality)
-        return None if raw is None else self.transforms[modality](raw)
+        return record.tensor(modality, self.transforms[modality])
 
     def _embeddings_path(self, cache: Path) -> Path:
         """Cache file of the image embeddings: keyed by the data, the transform and the weights."""

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional, Protocol
+from typing import Any, Callable, Optional, Protocol
 
 
 @dataclass
@@ -21,6 +21,11 @@ class Record:
     def raw(self, modality: str) -> Any:
         """The raw input of `modality` (the caption for text), or None when the record lacks it."""
         return self.caption if modality == "text" else self.inputs.get(modality)
+
+    def tensor(self, modality: str, transform: Callable[[Any], Any]) -> Any:
+        """`transform` applied to the raw input of `modality`, or None when the record lacks it."""
+        raw = self.raw(modality)
+        return None if raw is None else transform(raw)
 
 
 class PairedDataset(Protocol):
