@@ -17,7 +17,7 @@ from edgebind.training.data.audioset import AudioSet, VGGSound
 from edgebind.training.data.ego4d import Ego4D
 from edgebind.training.data.skip import SkipSample, iter_records
 
-av = pytest.importorskip("av")
+av = pytest.importorskip("av", reason="PyAV (the train extra) decodes the video data sets; pip install 'edgebind[train]'")
 FPS, RATE = 10, 16000
 
 
