@@ -1,12 +1,24 @@
 #!/usr/bin/env bash
-# Creates .venv/ in the repository root and installs edgebind with its test and export extras.
-# Safe to run again: it only installs what is missing.
+# Creates .venv/ in the repository root and installs edgebind with its test, export and train extras.
+# Safe to run again: pip only installs what is missing. pip's own output goes to .venv/install.log
+# and is shown only when the install fails.
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
+    echo "creating .venv/ with $("$PYTHON" --version)"
     "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[dev,export,train]'
-echo "edgebind installed in .venv/ ($(.venv/bin/python -c 'import torch; print("torch", torch.__version__)'))"
+LOG=.venv/install.log
+echo "installing edgebind[dev,export,train] into .venv/ (the first time downloads the torch stack, several GB)"
+if ! { .venv/bin/python -m pip install --upgrade pip \
+       && .venv/bin/python -m pip install -e '.[dev,export,train]'; } >"$LOG" 2>&1; then
+    tail -n 40 "$LOG" >&2
+    echo "setup.sh: the install failed; the last lines of $LOG are above" >&2
+    exit 1
+fi
+.venv/bin/python - <<'PY'
+from importlib.metadata import version
+names = ["edgebind", "torch", "torchvision", "torchaudio", "open_clip_torch", "onnxruntime", "av", "pytest"]
+print("installed in .venv/: " + ", ".join(f"{n} {version(n)}" for n in names))
+PY
