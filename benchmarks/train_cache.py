@@ -28,7 +28,7 @@ def _uncached_rate(trainer: Trainer, modality: str, batch_size: int) -> float:
     """Samples/s of steps that transform raw files and run the image tower every time."""
     model, data = trainer.model, trainer.data
     image_tf, other_tf = model.transform("vision"), model.transform(modality)
-    scale = trainer.model.modality_postprocessors[modality][1].scale
+    scale = trainer.model.logit_scale(modality).scale
     start, seen = time.perf_counter(), 0
     for batch in trainer._batches(0):
         records = [data[int(i)] for i in batch]

@@ -38,6 +38,8 @@ def from_dict(cls: type[T], data: Any, where: str = "config") -> T:
         return cls(**kwargs)
     except TypeError as exc:  # a required key is missing
         raise ConfigError(f"{where}: {exc}; see the {cls.__name__} fields") from None
+    except ConfigError as exc:  # a field's own check: say where in the config it failed
+        raise exc if str(exc).startswith(where) else ConfigError(f"{where}: {exc}") from None
 
 
 def _unwrap_optional(hint: Any) -> Any:

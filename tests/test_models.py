@@ -28,7 +28,7 @@ def test_unknown_model_names_the_choices():
 
 
 def test_unknown_config_key_fails_loudly(tmp_path):
-    config = json.loads(edgebind.models.registry._CONFIG_PATHS["edgebind-tiny"].read_text())
+    config = json.loads(edgebind.models.registry.MODELS.get("edgebind-tiny").read_text())
     config["modalities"]["audio"]["trunk"]["widht"] = 3
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(config))
@@ -70,7 +70,7 @@ def test_small_model_builds_with_an_openclip_anchor():
 
 
 def test_anchor_modalities_need_an_anchor():
-    config = json.loads(edgebind.models.registry._CONFIG_PATHS["edgebind-tiny"].read_text())
+    config = json.loads(edgebind.models.registry.MODELS.get("edgebind-tiny").read_text())
     del config["anchor"]
     with pytest.raises(ConfigError, match="anchor"):
         edgebind.ModelConfig(**config)
@@ -81,7 +81,7 @@ def test_config_transforms_agree_with_openclip_preprocess():
     for name in ("edgebind-tiny", "edgebind-small"):
         model = edgebind.create_model(name, modalities=["vision"])
         cfg = get_model_config(name)
-        assert tuple(model.modality_trunks["vision"].image_size) == (cfg.transforms["vision"]["size"],) * 2
+        assert tuple(model.modality_trunks["vision"].image_size) == (cfg.transforms["vision"].size,) * 2
 
 
 def test_anchor_towers_are_frozen_and_bound_encoders_train(tiny_model):

@@ -1,7 +1,6 @@
 """Trainer: loss, config parsing, exact resume, clean interruption and the caches."""
 import json
 import math
-import os
 import signal
 import subprocess
 import sys

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from edgebind.errors import InputError
 from edgebind.fileio import atomic_write
+from edgebind.training.data.skip import check_skip_limit
 
 
 def hash_tensors(tensors: Iterable[torch.Tensor]) -> str:
@@ -96,11 +97,10 @@ def materialize(
                 rows[name].append(index)
                 tensors[name].append(tensor)
     for name in todo:
-        total = sum(skipped[name].values())
-        if total > max_skip_fraction * count:
-            reasons = "; ".join(f"{n} x {r}" for r, n in skipped[name].most_common(3))
-            raise InputError(f"{label}/{name}: {total} of {count} samples could not be read (limit "
-                             f"{max_skip_fraction:.0%}): {reasons}")
+        total = skipped[name].total()
+        reasons = "; ".join(f"{reason} x{n}" for reason, n in skipped[name].most_common(3))
+        check_skip_limit(f"{label}/{name}", f"{total} of {count} samples: {reasons}", total, count,
+                         max_skip_fraction)
         if not tensors[name]:
             raise InputError(f"{label}: no sample of the data set has {name}")
         done[name] = Materialized(torch.tensor(rows[name]), torch.stack(tensors[name]), skipped[name])

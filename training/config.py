@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from edgebind.config import from_dict, to_dict
 from edgebind.errors import ConfigError
 from edgebind.modality import Modality
+from edgebind.training.data.skip import DEFAULT_MAX_SKIP_FRACTION
+from edgebind.training.finetune import Finetune
 
 STAGES = ("anchor", "bind")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -43,7 +46,7 @@ class TrainConfig:
     save_every: int = 200
     log_every: int = 10
     cache_dir: Optional[str] = None
-    max_skip_fraction: float = 0.05
+    max_skip_fraction: float = DEFAULT_MAX_SKIP_FRACTION
     stream: bool = False  # transform samples anew each epoch (DataLoader workers), not all in memory
     num_workers: int = 0
     finetune: str = "full"  # full | last:N (only the last N trunk blocks) | lora
@@ -63,14 +66,17 @@ class TrainConfig:
             if bad:
                 raise ConfigError(f"bind trains modalities against images; {sorted(bad)} cannot be bound "
                                   "(vision and text are the anchor: use --stage anchor)")
-        kind, _, blocks = self.finetune.partition(":")
-        if not (self.finetune in ("full", "lora") or kind == "last" and blocks.isdigit() and int(blocks) > 0):
-            raise ConfigError(f"finetune {self.finetune!r} must be full, lora or last:N (N >= 1)")
+        self.finetune_plan  # parse (and check) the finetune string once
         for name in ("epochs", "batch_size", "accumulate", "save_every", "log_every", "lora_rank"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0 or self.temperature is not None and self.temperature <= 0:
             raise ConfigError("lr and temperature must be > 0")
+
+    @cached_property
+    def finetune_plan(self) -> Finetune:
+        """`finetune` parsed: what trains inside each trained encoder."""
+        return Finetune.parse(self.finetune)
 
     @property
     def source(self) -> str:

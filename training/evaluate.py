@@ -16,6 +16,7 @@ from edgebind.errors import InputError
 from edgebind.training import metrics
 from edgebind.training.cache import materialize
 from edgebind.training.data.records import PairedDataset
+from edgebind.training.data.skip import DEFAULT_MAX_SKIP_FRACTION
 from edgebind.training.fewshot import fewshot_eval
 
 DEFAULT_TEMPLATES = ("a {}", "a photo of a {}", "the sound of a {}", "a {} nearby", "there is a {}")
@@ -32,7 +33,7 @@ class Embedded:
 
 @torch.no_grad()
 def embed_data(model, data: PairedDataset, modality: str, batch_size: int = 64,
-               max_skip_fraction: float = 0.05, progress: bool = False) -> Embedded:
+               max_skip_fraction: float = DEFAULT_MAX_SKIP_FRACTION, progress: bool = False) -> Embedded:
     transform = model.transform(modality)
     done = materialize(data.name, len(data), data.__getitem__, lambda r, _: r.tensor(modality, transform),
                        {modality: None}, max_skip_fraction, progress)[modality]

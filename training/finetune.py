@@ -7,6 +7,7 @@ fused `in_proj_weight` too. Saved checkpoints hold the merged weights, in the pl
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -16,6 +17,33 @@ from edgebind.errors import ConfigError
 
 LORA_TARGETS = (("attn", "in_proj_weight"), ("attn.out_proj", "weight"), ("mlp.fc1", "weight"),
                 ("mlp.fc2", "weight"))
+
+
+@dataclass(frozen=True)
+class Finetune:
+    """What a run trains inside each trained encoder: everything (`full`), the `last` N trunk
+    blocks, or `lora` adapters. Parsed once from the config's string form."""
+
+    mode: str
+    blocks: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> "Finetune":
+        """'full', 'lora' or 'last:N' (N >= 1); anything else raises ConfigError."""
+        kind, _, blocks = text.partition(":")
+        if text in ("full", "lora"):
+            return cls(text)
+        if kind == "last" and blocks.isdigit() and int(blocks) > 0:
+            return cls("last", int(blocks))
+        raise ConfigError(f"finetune {text!r} must be full, lora or last:N (N >= 1)")
+
+    def apply(self, stem: nn.Module, trunk: nn.Module, rank: int, alpha: float) -> None:
+        """Narrow what trains in one encoder (stem and trunk) to this mode's share."""
+        if self.mode == "lora":
+            stem.requires_grad_(False)
+            add_lora(trunk, rank, alpha)
+        elif self.mode == "last":
+            freeze_all_but_last(trunk, stem, self.blocks)
 
 
 class LowRankDelta(nn.Module):

@@ -11,6 +11,7 @@ from typing import Iterator
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from edgebind.config import to_dict
 from edgebind.errors import InputError
 from edgebind.training.cache import Materialized, hash_file, hash_json, hash_tensors, materialize
 from edgebind.training.config import TrainConfig
@@ -82,7 +83,7 @@ class PairData:
         # Bind needs image inputs only to compute the embeddings: skip them once those are cached.
         need_images = self.anchor or not embeddings.is_file()
         kept = [] if cfg.stream else [m for m in names if m != "vision" or need_images]
-        caches = {m: cache / f"{m}-{hash_json([self.key, m, model.config.transforms.get(m)])}.safetensors"
+        caches = {m: cache / f"{m}-{hash_json([self.key, m, to_dict(model.config.transform(m))])}.safetensors"
                   for m in kept}
         self.memory = materialize(data.name, len(data), data.__getitem__, self._convert, caches,
                                   cfg.max_skip_fraction, cfg.progress) if kept else {}
@@ -96,8 +97,8 @@ class PairData:
 
     def _embeddings_path(self, cache: Path) -> Path:
         """Cache file of the image embeddings: keyed by the data, the transform and the weights."""
-        vision = [t for k, t in self.model.state_dict().items() if ".vision." in k]
-        key = hash_json([self.key, hash_tensors(vision), self.model.config.transforms.get("vision")])
+        key = hash_json([self.key, hash_tensors(self.model.encoder_tensors("vision")),
+                         to_dict(self.model.config.transform("vision"))])
         return cache / f"vision-embeddings-{key}.safetensors"
 
     @torch.no_grad()

@@ -6,30 +6,21 @@ import signal
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Optional
 
 import torch
-from torch import nn
 from tqdm import tqdm
 
 from edgebind.errors import CheckpointError
 from edgebind.models import create_model, save_model
 from edgebind.models.checkpoint import WEIGHTS_FILE, load_state
-from edgebind.models.heads import LogitScale
-from edgebind.modality import Modality
 from edgebind.training.config import TrainConfig
 from edgebind.training.data.sources import open_data
 from edgebind.training.distributed import pad_rows, setup as setup_distributed
-from edgebind.training.finetune import add_lora, freeze_all_but_last, merged_state_dict, trainable_state
+from edgebind.training.finetune import merged_state_dict, trainable_state
 from edgebind.training.logging import MetricsLog
 from edgebind.training.pairs import PairData
 from edgebind.training.loss import info_nce
 from edgebind.training.state import Progress, load_state as load_trainer_state, save_state
-
-
-def _logit_scale(model, modality: str) -> Optional[LogitScale]:
-    post = model.modality_postprocessors[modality]
-    return post[1] if isinstance(post, nn.Sequential) else None
 
 
 def _schedule(cfg: TrainConfig, total_steps: int):
@@ -55,14 +46,13 @@ class Trainer:
         )
         self.model = create_model(cfg.source, anchor_weights=cfg.anchor_weights).to(self.device)
         self.trained = ("vision", "text") if cfg.stage == "anchor" else cfg.modalities
-        for modality in self.model.modalities:
-            self._encoder_modules(modality.value, trainable=modality.value in self.trained)
-        self._apply_finetune()
-        if cfg.learn_temperature:
-            for name in self.trained:
-                scale = _logit_scale(self.model, name)
-                if scale is not None:
-                    scale.make_learnable()
+        self.model.set_trainable(self.trained)
+        for name in self.trained:
+            stem, trunk, _, _ = self.model.parts(name)
+            cfg.finetune_plan.apply(stem, trunk, cfg.lora_rank, cfg.lora_alpha)
+            scale = self.model.logit_scale(name)
+            if cfg.learn_temperature and scale is not None:
+                scale.make_learnable()
         self.data = open_data(cfg.data, cfg.data_options)
         cache = Path(cfg.cache_dir) if cfg.cache_dir else self.out / "cache"
         if not self.group.main:
@@ -70,13 +60,7 @@ class Trainer:
         self.pairs = PairData(self.model, self.data, cfg, cache, self.device)
         if self.group.main:
             self.group.barrier()
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        decay = [p for p in params if p.ndim >= 2]
-        rest = [p for p in params if p.ndim < 2]
-        self.optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}],
-            lr=cfg.lr,
-        )
+        self.optimizer = torch.optim.AdamW(self.model.param_groups(cfg.weight_decay), lr=cfg.lr)
         self.batches_per_epoch = math.ceil(len(self.data) / cfg.batch_size)
         self.total_steps = math.ceil(self.batches_per_epoch * cfg.epochs / cfg.accumulate)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _schedule(cfg, self.total_steps))
@@ -87,29 +71,12 @@ class Trainer:
             self._resume()
         self._stop = False
 
-    def _encoder_modules(self, modality: str, trainable: bool) -> None:
-        for group in ("modality_preprocessors", "modality_trunks", "modality_heads", "modality_postprocessors"):
-            module = getattr(self.model, group)[modality]
-            module.requires_grad_(trainable)
-            module.train(trainable)
-
-    def _apply_finetune(self) -> None:
-        """Narrow what trains inside the trained encoders: their last blocks, or LoRA adapters."""
-        mode = self.cfg.finetune
-        for name in self.trained if mode != "full" else ():
-            stem, trunk = self.model.modality_preprocessors[name], self.model.modality_trunks[name]
-            if mode == "lora":
-                stem.requires_grad_(False)
-                add_lora(trunk, self.cfg.lora_rank, self.cfg.lora_alpha)
-            else:
-                freeze_all_but_last(trunk, stem, int(mode.split(":")[1]))
-
     def _resume(self) -> None:
         weights = self.out / WEIGHTS_FILE
         if not weights.is_file():
             raise CheckpointError(f"{weights} is missing: there is no run to resume in {self.out}")
         self.progress, adapters = load_trainer_state(self.out, self.optimizer, self.scheduler)
-        if self.cfg.finetune == "lora":  # base weights come from --init; the run trained adapters
+        if self.cfg.finetune_plan.mode == "lora":  # base weights come from --init; the run trained adapters
             if set(adapters) != set(trainable_state(self.model)):
                 raise CheckpointError(f"{self.out}: the saved LoRA adapters do not fit this run's "
                                       "modalities or rank; start again without --resume")
@@ -132,7 +99,7 @@ class Trainer:
             if self.cfg.stage == "anchor":
                 a = self._encode_shared("vision", a)
             b = self._encode_shared(modality, b)
-            scale = 1.0 / self.cfg.temperature if self.cfg.temperature else _logit_scale(self.model, modality).scale
+            scale = 1.0 / self.cfg.temperature if self.cfg.temperature else self.model.logit_scale(modality).scale
             loss = info_nce(a, b, scale)
             parts[f"loss/{modality}"] = loss.item()
             total = total + loss
@@ -153,7 +120,7 @@ class Trainer:
     def _checkpoint(self) -> None:
         if self.group.main:
             save_model(self.model, self.out, merged_state_dict(self.model))
-            adapters = trainable_state(self.model) if self.cfg.finetune == "lora" else {}
+            adapters = trainable_state(self.model) if self.cfg.finetune_plan.mode == "lora" else {}
             save_state(self.out, self.progress, self.optimizer, self.scheduler, adapters)
         self.group.barrier()
 

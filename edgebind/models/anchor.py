@@ -1,45 +1,56 @@
-"""The frozen OpenCLIP anchor: image and text towers every other modality is bound to."""
+"""The frozen OpenCLIP anchor: image and text towers every other modality is bound to.
+
+Architectures are OpenCLIP's own or edgebind's (configs/open_clip/*.json, in OpenCLIP's format).
+The model is built from its config directly rather than by `open_clip.create_model`, so nothing
+is added to OpenCLIP's registry, nothing is downloaded, and no logger is touched.
+"""
 from __future__ import annotations
 
-import logging
-from contextlib import contextmanager
+import copy
+import dataclasses
+import json
 from pathlib import Path
 from typing import Optional
 
 import open_clip
+from open_clip.model import set_model_preprocess_cfg
+from open_clip.transform import PreprocessCfg
 from torch import nn
 
 from edgebind.errors import CheckpointError, ConfigError
 from edgebind.models.config import AnchorConfig
 
 OPEN_CLIP_CONFIG_DIR = Path(__file__).parent / "configs" / "open_clip"
-open_clip.add_model_config(OPEN_CLIP_CONFIG_DIR)
 
 
-@contextmanager
-def _quiet_open_clip():
-    """open_clip logs a warning for every randomly initialised model; that is expected here."""
-    logger = logging.getLogger()
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+def clip_config(arch: str) -> dict:
+    """The OpenCLIP model config of `arch`: edgebind's own file if there is one, else OpenCLIP's."""
+    own = OPEN_CLIP_CONFIG_DIR / f"{arch}.json"
+    cfg = json.loads(own.read_text()) if own.is_file() else open_clip.get_model_config(arch)
+    if cfg is None:
+        raise ConfigError(
+            f"unknown OpenCLIP architecture {arch!r}; `python -c \"import open_clip; "
+            f"print(open_clip.list_models())\"` lists them"
+        )
+    return copy.deepcopy(cfg)
 
 
 def create_anchor(cfg: AnchorConfig, weights: Optional[str] = None) -> nn.Module:
-    """Build the OpenCLIP model `cfg.arch` (image tower `.visual`, text tower `.text`).
+    """Build the OpenCLIP model `cfg.arch` (image tower `.visual`, text tower `.text`), as
+    `open_clip.create_model(arch, pretrained=None, force_custom_text=True)` would.
 
     Weights come from a local file only (`weights`, else `cfg.weights`); nothing is downloaded.
     """
-    if cfg.arch not in open_clip.list_models():
-        raise ConfigError(
-            f"unknown OpenCLIP architecture {cfg.arch!r}; `python -c \"import open_clip; "
-            f"print(open_clip.list_models())\"` lists them"
-        )
-    with _quiet_open_clip():
-        clip = open_clip.create_model(cfg.arch, pretrained=None, force_custom_text=True)
+    model_cfg = clip_config(cfg.arch)
+    model_cfg.pop("custom_text", None)
+    preprocess = {**dataclasses.asdict(PreprocessCfg()), **model_cfg.pop("preprocess_cfg", {})}
+    if "timm_model_name" in model_cfg["vision_cfg"]:
+        model_cfg["vision_cfg"]["timm_model_pretrained"] = False  # never fetch tower weights
+    if "hf_model_name" in model_cfg["text_cfg"]:
+        model_cfg["text_cfg"]["hf_model_pretrained"] = False
+    model_cls = open_clip.CoCa if "multimodal_cfg" in model_cfg else open_clip.CustomTextCLIP
+    clip = model_cls(**model_cfg)
+    set_model_preprocess_cfg(clip, {**preprocess, "size": clip.visual.image_size})
     path = weights or cfg.weights
     if path:
         load_anchor_weights(clip, Path(path))
@@ -53,7 +64,7 @@ def anchor_transforms(clip: nn.Module, arch: str) -> dict:
     size = pre["size"]
     vision = {"size": size if isinstance(size, int) else size[0], "mean": tuple(pre["mean"]),
               "std": tuple(pre["std"])}
-    text_cfg = (open_clip.get_model_config(arch) or {}).get("text_cfg", {})
+    text_cfg = clip_config(arch).get("text_cfg", {})
     tokenizer = arch if text_cfg.get("hf_tokenizer_name") else None  # else CLIP's BPE
     return {"vision": vision, "text": {"context_length": clip.text.context_length, "tokenizer": tokenizer}}
 

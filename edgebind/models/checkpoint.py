@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Mapping, Optional, Sequence
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -43,6 +43,26 @@ def _key_modality(key: str) -> Optional[str]:
     return parts[1] if len(parts) > 1 and parts[0].startswith("modality_") else None
 
 
+def check_layout(
+    available: Mapping[str, Sequence[int]], expected: Mapping[str, Sequence[int]], source: Path,
+    layout: str, relevant: Callable[[str], bool] = lambda key: True,
+) -> None:
+    """Raise CheckpointError naming the first unknown, missing or misshapen key of `available`
+    (key -> shape, from `source`) against `expected`; keys not `relevant` may be extra."""
+    unknown = [k for k in available if k not in expected and relevant(k)]
+    missing = [k for k in expected if k not in available]
+    if unknown:
+        raise CheckpointError(f"{source}: unknown key {unknown[0]!r} ({len(unknown)} in all) is not part "
+                              f"of the {layout} layout; the file belongs to another architecture or config")
+    if missing:
+        raise CheckpointError(f"{source}: missing key {missing[0]!r} ({len(missing)} in all); "
+                              "the file is incomplete")
+    for key, shape in expected.items():
+        if list(available[key]) != list(shape):
+            raise CheckpointError(f"{source}: key {key!r} has shape {list(available[key])}, "
+                                  f"the {layout} layout needs {list(shape)}")
+
+
 def load_state(model: EdgeBindModel, weights: Path) -> None:
     """Copy the loaded modalities' tensors from `weights` into the model one at a time (peak memory
     about one copy of the model), after checking every name and shape."""
@@ -50,21 +70,9 @@ def load_state(model: EdgeBindModel, weights: Path) -> None:
     loaded = {m.value for m in model.modalities}
     try:
         with safe_open(str(weights), framework="pt") as f:
-            available = set(f.keys())
-            unexpected = sorted(k for k in available - set(expected) if _key_modality(k) in loaded)
-            if unexpected:
-                raise CheckpointError(
-                    f"{weights}: key {unexpected[0]!r} (and {len(unexpected) - 1} more) is not part of "
-                    f"this model; the file belongs to a different architecture or config"
-                )
-            for key, target in expected.items():
-                if key not in available:
-                    raise CheckpointError(f"{weights}: missing key {key!r}; the file is incomplete")
-                shape = f.get_slice(key).get_shape()
-                if list(shape) != list(target.shape):
-                    raise CheckpointError(
-                        f"{weights}: key {key!r} has shape {list(shape)}, the config needs {list(target.shape)}"
-                    )
+            available = {k: f.get_slice(k).get_shape() for k in f.keys()}
+            check_layout(available, {k: v.shape for k, v in expected.items()}, weights,
+                         model.config.name, relevant=lambda key: _key_modality(key) in loaded)
             with torch.no_grad():
                 for key, target in expected.items():
                     target.copy_(f.get_tensor(key))

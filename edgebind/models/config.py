@@ -9,6 +9,7 @@ from typing import Any, Optional
 from edgebind.config import from_dict, to_dict
 from edgebind.errors import ConfigError
 from edgebind.modality import Modality
+from edgebind.transforms import transform_config
 
 
 @dataclass
@@ -26,10 +27,6 @@ class StemConfig:
     stride: Optional[tuple] = None
     norm: bool = True
     vocab_size: int = 49408
-
-    def __post_init__(self):
-        if self.type not in {"patch", "video_patch", "imu", "text"}:
-            raise ConfigError(f"stem.type {self.type!r} must be patch, video_patch, imu or text")
 
 
 @dataclass
@@ -65,10 +62,14 @@ class EncoderConfig:
     learnable_scale: bool = False
 
     def __post_init__(self):
-        if self.source not in {"native", "anchor"}:
-            raise ConfigError(f"encoder source {self.source!r} must be 'native' or 'anchor'")
+        from edgebind.models.encoders import ENCODERS  # the registry lives with the builders
+        from edgebind.models.stems import STEMS
+
+        ENCODERS.get(self.source)
         if self.source == "native" and (self.stem is None or self.trunk is None):
             raise ConfigError("a native encoder needs both 'stem' and 'trunk'")
+        if self.stem is not None:
+            STEMS.get(self.stem.type)
 
 
 @dataclass
@@ -81,7 +82,11 @@ class AnchorConfig:
 
 @dataclass
 class ModelConfig:
-    """A whole joint model: shared embedding size, one encoder per modality, their transforms."""
+    """A whole joint model: shared embedding size, one encoder per modality, their transforms.
+
+    `transforms` maps a modality to its typed transform config (edgebind.transforms); a modality
+    left out gets the defaults, or for anchor towers the anchor's own settings (see EdgeBindModel).
+    """
 
     name: str
     embed_dim: int
@@ -101,11 +106,17 @@ class ModelConfig:
             if parsed[modality.value].source == "anchor" and self.anchor is None:
                 raise ConfigError(f"{where}: {key} uses source 'anchor' but no 'anchor' is configured")
         self.modalities = parsed
-        for key in self.transforms:
-            Modality.parse(key)
+        self.transforms = {
+            Modality.parse(key).value: transform_config(key, value) for key, value in self.transforms.items()
+        }
 
     def encoder(self, modality: Modality) -> EncoderConfig:
         return self.modalities[modality.value]
+
+    def transform(self, modality: "Modality | str") -> Any:
+        """`modality`'s typed transform config: the configured one, else the defaults."""
+        modality = Modality.parse(modality)
+        return self.transforms.get(modality.value) or transform_config(modality)
 
     def to_json(self) -> str:
         return json.dumps(to_dict(self), indent=2)

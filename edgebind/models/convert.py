@@ -15,7 +15,7 @@ from safetensors.torch import save_file
 
 from edgebind.errors import CheckpointError
 from edgebind.fileio import atomic_write
-from edgebind.models.checkpoint import CONFIG_FILE, WEIGHTS_FILE
+from edgebind.models.checkpoint import CONFIG_FILE, WEIGHTS_FILE, check_layout
 from edgebind.models.config import ModelConfig
 from edgebind.models.model import EdgeBindModel
 from edgebind.models.registry import get_model_config
@@ -46,28 +46,12 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
-def check_layout(state: dict, expected: dict, source: Path, model: str) -> None:
-    """Raise CheckpointError naming the first unknown, missing or misshapen key."""
-    unknown = [k for k in state if k not in expected]
-    missing = [k for k in expected if k not in state]
-    if unknown:
-        raise CheckpointError(f"{source}: unknown key {unknown[0]!r} ({len(unknown)} in all); "
-                              "this is not an ImageBind checkpoint of this architecture")
-    if missing:
-        raise CheckpointError(f"{source}: missing key {missing[0]!r} ({len(missing)} in all); "
-                              "the checkpoint is incomplete")
-    for key, shape in expected.items():
-        if state[key].shape != shape:
-            raise CheckpointError(f"{source}: key {key!r} has shape {list(state[key].shape)}, "
-                                  f"the {model} layout needs {list(shape)}")
-
-
 def convert_imagebind(source: "str | Path", out_dir: "str | Path", model: str = "imagebind_huge") -> Path:
     """Check `source` against the `model` config and write OUT_DIR/config.json + model.safetensors."""
     source, out_dir = Path(source), Path(out_dir)
     config = get_model_config(model)
     state = read_state_dict(source)
-    check_layout(state, expected_layout(config), source, model)
+    check_layout({k: v.shape for k, v in state.items()}, expected_layout(config), source, model)
     out_dir.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.contiguous() for k, v in state.items()}
     atomic_write(out_dir / WEIGHTS_FILE, lambda tmp: save_file(tensors, tmp, metadata={"source": source.name}))

@@ -1,16 +1,20 @@
-"""Build one modality's encoder parts: stem -> trunk -> head -> postprocessor."""
+"""Build one modality's encoder parts: stem -> trunk -> head -> postprocessor.
+
+`ENCODERS` maps an encoder config's `source` to its builder: `native` builds edgebind's own
+transformer encoder, `anchor` takes the tower from the frozen OpenCLIP model.
+"""
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional
 
 from torch import nn
 
-from edgebind.models.config import EncoderConfig, ModelConfig
-from edgebind.models.heads import PassthroughHead, TextHead, TokenHead, postprocessor
+from edgebind.models.config import ModelConfig
+from edgebind.models.heads import HEADS, PassthroughHead, postprocessor
 from edgebind.models.layers import Transformer, init_weights
-from edgebind.models.stems import ImuStem, Passthrough, PatchStem, TextStem
+from edgebind.models.stems import STEMS, Passthrough
 from edgebind.modality import Modality
-from edgebind.transforms import transform_config
+from edgebind.registry import Registry
 
 
 class EncoderParts(NamedTuple):
@@ -20,46 +24,39 @@ class EncoderParts(NamedTuple):
     postprocessor: nn.Module
 
 
-def input_size(modality: Modality, transform_config) -> tuple:
-    """The tensor size a stem is built for, read off the modality's transform config."""
-    if modality is Modality.AUDIO:
-        return (transform_config.num_mel_bins, transform_config.target_length)
-    if modality is Modality.IMU:
-        return (transform_config.length,)
-    if modality is Modality.TEXT:
-        return (transform_config.context_length,)
-    return (transform_config.size, transform_config.size)
+Builder = Callable[[Modality, ModelConfig, Optional[nn.Module]], EncoderParts]
+ENCODERS: Registry[Builder] = Registry("encoder source")
 
 
-def _native_stem(modality: Modality, enc: EncoderConfig, size: tuple) -> nn.Module:
-    width = enc.trunk.width
-    if enc.stem.type == "text":
-        return TextStem(enc.stem, width, size[0])
-    if enc.stem.type == "imu":
-        return ImuStem(enc.stem, width, size[0])
-    return PatchStem(enc.stem, width, size)
-
-
-def build_encoder(
-    modality: Modality, config: ModelConfig, anchor: Optional[nn.Module] = None
-) -> EncoderParts:
-    """The four parts of `modality`'s encoder; anchor towers come from the OpenCLIP model."""
+@ENCODERS.register("anchor")
+def _anchor_encoder(modality: Modality, config: ModelConfig, anchor: Optional[nn.Module]) -> EncoderParts:
+    """The OpenCLIP tower of `modality`, frozen, with the configured postprocessor."""
     enc = config.encoder(modality)
-    if enc.source == "anchor":
-        scale = enc.logit_scale
-        if modality is Modality.TEXT and scale is not None and enc.learnable_scale:
-            scale = float(anchor.logit_scale.detach().exp())  # the anchor's own trained temperature
-        post = postprocessor(scale, enc.learnable_scale)
-        tower = anchor.visual if modality is Modality.VISION else anchor.text
-        tower.requires_grad_(False)  # the anchor stays frozen; only the bound encoders train
-        return EncoderParts(Passthrough(), tower, PassthroughHead(), post)
-    post = postprocessor(enc.logit_scale, enc.learnable_scale)
-    size = input_size(modality, transform_config(modality, config.transforms.get(modality.value)))
+    scale = enc.logit_scale
+    if modality is Modality.TEXT and scale is not None and enc.learnable_scale:
+        scale = float(anchor.logit_scale.detach().exp())  # the anchor's own trained temperature
+    tower = anchor.visual if modality is Modality.VISION else anchor.text
+    tower.requires_grad_(False)  # the anchor stays frozen; only the bound encoders train
+    return EncoderParts(Passthrough(), tower, PassthroughHead(), postprocessor(scale, enc.learnable_scale))
+
+
+@ENCODERS.register("native")
+def _native_encoder(modality: Modality, config: ModelConfig, anchor: Optional[nn.Module]) -> EncoderParts:
+    """Stem (by `stem.type`), transformer trunk, the head the stem asks for, postprocessor.
+
+    Trunk and head are initialised before the stem: the order fixes which random draws each gets,
+    so a seeded run (the shipped tiny model's) stays reproducible.
+    """
+    enc = config.encoder(modality)
+    stem_cls = STEMS.get(enc.stem.type)
     trunk = Transformer(enc.trunk)
     trunk.apply(init_weights)
-    if modality is Modality.TEXT:
-        head: nn.Module = TextHead(enc.trunk.width, config.embed_dim)
-    else:
-        head = TokenHead(enc.trunk.width, config.embed_dim, enc.head_dropout)
+    head = HEADS.get(stem_cls.head)(enc.trunk.width, config.embed_dim, enc.head_dropout)
     head.apply(init_weights)
-    return EncoderParts(_native_stem(modality, enc, size), trunk, head, post)
+    stem = stem_cls(enc.stem, enc.trunk.width, config.transform(modality).input_size)
+    return EncoderParts(stem, trunk, head, postprocessor(enc.logit_scale, enc.learnable_scale))
+
+
+def build_encoder(modality: Modality, config: ModelConfig, anchor: Optional[nn.Module] = None) -> EncoderParts:
+    """The four parts of `modality`'s encoder, built as its config's `source` says."""
+    return ENCODERS.get(config.encoder(modality).source)(modality, config, anchor)

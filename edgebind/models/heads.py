@@ -8,8 +8,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edgebind.registry import Registry
+
 HEAD_NORM_EPS = 1e-6
 MAX_LEARNED_SCALE = 100.0
+# head type -> class taking (trunk width, embed_dim, dropout); a stem class names the head it needs.
+HEADS: Registry[type[nn.Module]] = Registry("head type")
 
 
 def _select(x: torch.Tensor, index: Optional[torch.Tensor]) -> torch.Tensor:
@@ -24,6 +28,7 @@ class SelectToken(nn.Module):
         return _select(x, index)
 
 
+@HEADS.register("token")
 class TokenHead(nn.Sequential):
     """LayerNorm -> pick the class token -> optional dropout -> linear map to the shared space."""
 
@@ -41,17 +46,20 @@ class TokenHead(nn.Sequential):
         return x
 
 
+@HEADS.register("text")
 class TextHead(nn.Module):
-    """Pick the end-of-text token -> LayerNorm -> linear map (ImageBind's `proj` key names)."""
+    """Pick the end-of-text token -> LayerNorm -> (dropout) -> linear map (ImageBind's `proj` keys)."""
 
-    def __init__(self, width: int, embed_dim: int):
+    def __init__(self, width: int, embed_dim: int, dropout: float = 0.0):
         super().__init__()
         self.proj = nn.Sequential(
             nn.LayerNorm(width, eps=HEAD_NORM_EPS), nn.Linear(width, embed_dim, bias=False)
         )
+        self.dropout = dropout
 
     def forward(self, x: torch.Tensor, index: Optional[torch.Tensor] = None) -> torch.Tensor:
-        return self.proj(_select(x, index))
+        x = F.dropout(self.proj[0](_select(x, index)), self.dropout, self.training)
+        return self.proj[1](x)
 
 
 class PassthroughHead(nn.Module):

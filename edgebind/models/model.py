@@ -11,9 +11,10 @@ from torch import nn
 from edgebind.errors import InputError, ModalityError
 from edgebind.models.anchor import anchor_transforms, create_anchor
 from edgebind.models.config import ModelConfig
-from edgebind.models.encoders import build_encoder
+from edgebind.models.encoders import EncoderParts, build_encoder
+from edgebind.models.heads import LogitScale
 from edgebind.modality import Modality
-from edgebind.transforms import Transform, build_transform
+from edgebind.transforms import Transform, build_transform, transform_config
 
 CLIP_NDIM = 5  # inputs with this many dims or more are [B, S, ...]: S clips averaged per sample
 
@@ -32,7 +33,6 @@ class EdgeBindModel(nn.Module):
         anchor_weights: Optional[str] = None,
     ):
         super().__init__()
-        self.config = config
         wanted = {Modality.parse(m) for m in (modalities or config.modalities)}
         for modality in wanted:
             if modality.value not in config.modalities:
@@ -43,11 +43,12 @@ class EdgeBindModel(nn.Module):
         chosen = [m for m in Modality if m in wanted]  # ImageBind's key order
         anchored = [m for m in chosen if config.encoder(m).source == "anchor"]
         anchor = create_anchor(config.anchor, anchor_weights) if anchored else None
-        if anchor is not None:  # a config may leave the anchor's transforms to the anchor itself
-            derived = anchor_transforms(anchor, config.anchor.arch)
-            missing = {m.value: derived[m.value] for m in anchored if m.value not in config.transforms}
-            config = dataclasses.replace(config, transforms={**config.transforms, **missing})
-            self.config = config
+        derived = anchor_transforms(anchor, config.anchor.arch) if anchor is not None else {}
+        # Spell out every built modality's transform (a config may leave the anchor's to the anchor).
+        filled = {m.value: config.transforms.get(m.value) or transform_config(m, derived.get(m.value))
+                  for m in chosen}
+        config = dataclasses.replace(config, transforms={**config.transforms, **filled})
+        self.config = config
         self.modality_preprocessors = nn.ModuleDict()
         self.modality_trunks = nn.ModuleDict()
         self.modality_heads = nn.ModuleDict()
@@ -84,23 +85,49 @@ class EdgeBindModel(nn.Module):
         """The raw-data transform of `modality`, built from this model's config."""
         modality = self._check(modality)
         if modality not in self._transforms:
-            self._transforms[modality] = build_transform(
-                modality, self.config.transforms.get(modality.value)
-            )
+            self._transforms[modality] = build_transform(modality, self.config.transform(modality))
         return self._transforms[modality]
+
+    def parts(self, modality: "Modality | str") -> EncoderParts:
+        """`modality`'s encoder: stem ("preprocessor"), trunk, head, postprocessor."""
+        key = self._check(modality).value
+        return EncoderParts(self.modality_preprocessors[key], self.modality_trunks[key],
+                            self.modality_heads[key], self.modality_postprocessors[key])
+
+    def logit_scale(self, modality: "Modality | str") -> Optional[LogitScale]:
+        """The scale `modality`'s postprocessor multiplies unit vectors by (its InfoNCE inverse
+        temperature), or None for an encoder without one (the vision tower)."""
+        post = self.parts(modality).postprocessor
+        return next((m for m in post.modules() if isinstance(m, LogitScale)), None)
+
+    def set_trainable(self, modalities: Iterable["Modality | str"]) -> None:
+        """Train `modalities`' encoders (gradients on, train mode), freeze the rest (eval mode)."""
+        trained = {self._check(m) for m in modalities}
+        for modality in self._modalities:
+            for part in self.parts(modality):
+                part.requires_grad_(modality in trained)
+                part.train(modality in trained)
+
+    def param_groups(self, weight_decay: float) -> list[dict]:
+        """Trainable parameters for an optimizer: matrices decayed, norms, biases, tokens and
+        scales (fewer than 2 dims) not."""
+        params = [p for p in self.parameters() if p.requires_grad]
+        return [{"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
+                {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
+
+    def encoder_tensors(self, modality: "Modality | str") -> list[torch.Tensor]:
+        """Every weight and buffer of `modality`'s encoder, e.g. to key a cache by the frozen tower."""
+        return [t for part in self.parts(modality) for t in (*part.parameters(), *part.buffers())]
 
     def encode(self, modality: "Modality | str", x: torch.Tensor) -> torch.Tensor:
         """One modality's preprocessed batch -> its postprocessed (normalised, scaled) embedding."""
-        key = self._check(modality).value
+        stem, trunk, head, post = self.parts(modality)
         clips = x.shape[1] if x.ndim >= CLIP_NDIM else 0
         if clips:
             x = x.flatten(0, 1)
-        tokens = self.modality_preprocessors[key](x)
-        if tokens.attn_mask is None:
-            h = self.modality_trunks[key](tokens.x)
-        else:
-            h = self.modality_trunks[key](tokens.x, attn_mask=tokens.attn_mask)
-        out = self.modality_postprocessors[key](self.modality_heads[key](h, tokens.pool_index))
+        tokens = stem(x)
+        h = trunk(tokens.x) if tokens.attn_mask is None else trunk(tokens.x, attn_mask=tokens.attn_mask)
+        out = post(head(h, tokens.pool_index))
         if clips:
             out = out.unflatten(0, (-1, clips)).mean(dim=1)
         return out

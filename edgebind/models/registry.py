@@ -1,6 +1,10 @@
-"""Named model configs (JSON files in configs/) and the factory that builds models from them."""
+"""Named models: config files in configs/ (fresh weights) and trained checkpoints shipped in
+pretrained/, in one registry; `create_model` builds from a name or from a path, never guessing
+between the two.
+"""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -9,42 +13,60 @@ from edgebind.models.checkpoint import CONFIG_FILE, load_model
 from edgebind.models.config import ModelConfig
 from edgebind.models.model import EdgeBindModel
 from edgebind.modality import Modality
+from edgebind.registry import Registry
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"  # trained checkpoints shipped in the wheel
-_CONFIG_PATHS: dict[str, Path] = {}
-_PRETRAINED: dict[str, Path] = {
-    d.name: d for d in sorted(PRETRAINED_DIR.glob("*")) if (d / CONFIG_FILE).is_file()
-}
+# name -> a config JSON file, or a checkpoint directory (config.json + model.safetensors)
+MODELS: Registry[Path] = Registry("model")
 
 
 def add_model_config(path: "str | Path") -> None:
-    """Register one config file, or every *.json in a directory, under its file name."""
+    """Register one config file, or every *.json in a directory, under its file name; a name that
+    is already registered raises ConfigError."""
     path = Path(path)
     for file in sorted(path.glob("*.json")) if path.is_dir() else [path]:
-        _CONFIG_PATHS[file.stem] = file
+        MODELS.add(file.stem, file)
 
 
 def list_models() -> list[str]:
     """Names accepted by create_model: configs (fresh weights) and shipped trained checkpoints."""
-    return sorted({*_CONFIG_PATHS, *_PRETRAINED})
+    return MODELS.names()
 
 
 def is_pretrained(name: str) -> bool:
     """Whether `name` is a trained checkpoint shipped with edgebind (else a config)."""
-    return name in _PRETRAINED
+    return name in MODELS and MODELS.get(name).is_dir()
 
 
 def get_model_config(name: str) -> ModelConfig:
     """The parsed config of a registered model name."""
-    if name in _PRETRAINED:
-        return ModelConfig.from_json_file(_PRETRAINED[name] / CONFIG_FILE)
-    if name not in _CONFIG_PATHS:
-        raise UnknownModelError(
-            f"unknown model {name!r}: not a registered name ({', '.join(list_models())}) "
-            f"nor a checkpoint directory with {CONFIG_FILE}"
-        )
-    return ModelConfig.from_json_file(_CONFIG_PATHS[name])
+    if name not in MODELS:
+        raise UnknownModelError(f"unknown model {name!r}; registered names: {', '.join(list_models())}")
+    path = MODELS.get(name)
+    return ModelConfig.from_json_file(path / CONFIG_FILE if path.is_dir() else path)
+
+
+def _is_path_spec(spec: str) -> bool:
+    """A string names a path when it says so: a separator, a leading '.' or '~', or a .json suffix."""
+    return os.sep in spec or "/" in spec or spec.startswith((".", "~")) or spec.endswith(".json")
+
+
+def resolve_model(name_or_path: "str | Path") -> Path:
+    """The file or directory a model spec stands for: a registered name, or an explicit path (a
+    `Path`, or a string with a separator such as `runs/bind` or `./mine`)."""
+    if not isinstance(name_or_path, Path) and name_or_path in MODELS:
+        return MODELS.get(name_or_path)
+    if isinstance(name_or_path, Path) or _is_path_spec(name_or_path):
+        path = Path(name_or_path).expanduser()
+        if path.is_dir() or path.suffix == ".json" and path.is_file():
+            return path
+        raise UnknownModelError(f"{path} is neither a checkpoint directory (with {CONFIG_FILE}) "
+                                "nor a model config .json file")
+    hint = (f"; ./{name_or_path} is a local path: pass it as ./{name_or_path} to load it"
+            if Path(name_or_path).exists() else "")
+    raise UnknownModelError(f"unknown model {name_or_path!r}; registered names: "
+                            f"{', '.join(list_models())}{hint}")
 
 
 def create_model(
@@ -52,20 +74,20 @@ def create_model(
     modalities: Optional[Iterable["Modality | str"]] = None,
     anchor_weights: Optional[str] = None,
 ) -> EdgeBindModel:
-    """A model in eval mode from a registered config name (fresh weights, anchor from
-    `anchor_weights` if given), a shipped trained checkpoint name, a config JSON file, or a
-    checkpoint directory.
+    """A model in eval mode from a registered name (a config: fresh weights, anchor from
+    `anchor_weights` if given; or a shipped trained checkpoint), or from an explicit path to a
+    checkpoint directory or a config .json file. A registered name always means the registered
+    model, even where a local folder has the same name.
 
     `modalities` limits what is built, so a microphone-only node never holds the vision tower.
     """
-    path = _PRETRAINED.get(str(name_or_path), Path(name_or_path))
+    path = resolve_model(name_or_path)
     if path.is_dir():
         return load_model(path, modalities)
-    if path.suffix == ".json" and path.is_file():
-        config = ModelConfig.from_json_file(path)
-    else:
-        config = get_model_config(str(name_or_path))
-    return EdgeBindModel(config, modalities, anchor_weights).eval()
+    return EdgeBindModel(ModelConfig.from_json_file(path), modalities, anchor_weights).eval()
 
 
 add_model_config(CONFIG_DIR)
+for _checkpoint in sorted(PRETRAINED_DIR.glob("*")):
+    if (_checkpoint / CONFIG_FILE).is_file():
+        MODELS.add(_checkpoint.name, _checkpoint)

@@ -8,6 +8,10 @@ import torch
 from torch import nn
 
 from edgebind.models.config import StemConfig
+from edgebind.registry import Registry
+
+# stem type -> class; every class takes (config, trunk width, input size) and names its head type.
+STEMS: Registry[type[nn.Module]] = Registry("stem type")
 
 
 class Tokens(NamedTuple):
@@ -55,21 +59,19 @@ def _cls_token(width: int) -> nn.Parameter:
     return token
 
 
+@STEMS.register("patch")
 class PatchStem(nn.Module):
     """Image-like input [B, C, H, W] -> conv patches + LayerNorm -> [cls] + patches + positions."""
+
+    head = "token"
 
     def __init__(self, cfg: StemConfig, width: int, input_size: Sequence[int]):
         super().__init__()
         kernel = tuple(cfg.kernel)
         stride = tuple(cfg.stride or cfg.kernel)
         self.cls_token = _cls_token(width)
-        if cfg.type == "video_patch":
-            conv = nn.Conv3d(cfg.in_chans, width, (2, *kernel), stride=(2, *stride), bias=False)
-            proj: nn.Module = nn.Sequential(PadIm2Video(2), conv)
-        else:
-            proj = nn.Conv2d(cfg.in_chans, width, kernel, stride=stride, bias=False)
         self.stem_name = cfg.name
-        setattr(self, cfg.name, _Projection(proj, width, cfg.norm))
+        setattr(self, cfg.name, _Projection(self._conv(cfg, width, kernel, stride), width, cfg.norm))
         grid = [(size - k) // s + 1 for size, k, s in zip(input_size, kernel, stride)]
         self.pos_embedding_helper = _PosEmbed(1 + math.prod(grid), width)
 
@@ -80,12 +82,30 @@ class PatchStem(nn.Module):
         x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
         return Tokens(x + self.pos_embedding_helper.pos_embed)
 
+    @staticmethod
+    def _conv(cfg: StemConfig, width: int, kernel: tuple, stride: tuple) -> nn.Module:
+        return nn.Conv2d(cfg.in_chans, width, kernel, stride=stride, bias=False)
 
+
+@STEMS.register("video_patch")
+class VideoPatchStem(PatchStem):
+    """ImageBind's vision stem: a still image repeated into a 2-frame clip, one Conv3d over it."""
+
+    @staticmethod
+    def _conv(cfg: StemConfig, width: int, kernel: tuple, stride: tuple) -> nn.Module:
+        conv = nn.Conv3d(cfg.in_chans, width, (2, *kernel), stride=(2, *stride), bias=False)
+        return nn.Sequential(PadIm2Video(2), conv)
+
+
+@STEMS.register("imu")
 class ImuStem(nn.Module):
     """IMU [B, 6, T] -> non-overlapping windows of `kernel` samples (all channels) -> linear tokens."""
 
-    def __init__(self, cfg: StemConfig, width: int, length: int):
+    head = "token"
+
+    def __init__(self, cfg: StemConfig, width: int, input_size: Sequence[int]):
         super().__init__()
+        (length,) = input_size
         self.kernel = cfg.kernel[0]
         self.pos_embed = nn.Parameter(torch.empty(1, 1 + length // self.kernel, width))
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
@@ -103,11 +123,15 @@ class ImuStem(nn.Module):
         return Tokens(x + self.pos_embed)
 
 
+@STEMS.register("text")
 class TextStem(nn.Module):
     """Token ids [B, L] -> embeddings + positions, a causal mask, and the EOT position to pool."""
 
-    def __init__(self, cfg: StemConfig, width: int, context_length: int):
+    head = "text"
+
+    def __init__(self, cfg: StemConfig, width: int, input_size: Sequence[int]):
         super().__init__()
+        (context_length,) = input_size
         self.pos_embed = nn.Parameter(torch.empty(1, context_length, width))
         nn.init.normal_(self.pos_embed, std=0.01)
         mask = torch.full((context_length, context_length), float("-inf")).triu_(1)

@@ -28,7 +28,7 @@ import torchaudio.functional
 
 from edgebind.errors import ConfigError, InputError
 from edgebind.modality import Modality
-from edgebind.transforms.base import Transform, register_transform
+from edgebind.transforms.base import TRANSFORMS, Transform
 from edgebind.transforms.io import check_finite, check_rate, is_path, read_wav, to_numpy
 
 MAX_CHANNELS = 16
@@ -54,6 +54,11 @@ class AudioConfig:
             if f.name != "mean" and not getattr(self, f.name) > 0:
                 raise ConfigError(f"transforms.audio.{f.name} must be > 0, got {getattr(self, f.name)}")
 
+    @property
+    def input_size(self) -> tuple[int, ...]:
+        """The tensor size the encoder's stem is built for: [mel bins, frames] of one clip."""
+        return (self.num_mel_bins, self.target_length)
+
 
 def to_mono(data: Any, what: str = "audio") -> np.ndarray:
     """A float32 mono waveform from [frames] or [frames, channels] float, int16 or int32 data."""
@@ -78,7 +83,7 @@ def to_mono(data: Any, what: str = "audio") -> np.ndarray:
     return mono.astype(np.float32)
 
 
-@register_transform
+@TRANSFORMS.register("audio")
 class AudioTransform(Transform):
     """WAV path, array at `sample_rate`, or (array, sample_rate) -> [clips, 1, mel_bins, frames] float32."""
 

@@ -12,8 +12,9 @@ import torch
 from edgebind.config import from_dict
 from edgebind.errors import InputError
 from edgebind.modality import Modality
+from edgebind.registry import Registry
 
-_TRANSFORMS: dict[Modality, type["Transform"]] = {}
+TRANSFORMS: Registry[type["Transform"]] = Registry("transform")  # modality value -> class
 
 
 class Transform:
@@ -36,20 +37,14 @@ class Transform:
         return torch.stack([self(item) for item in items])
 
 
-def register_transform(cls: type[Transform]) -> type[Transform]:
-    """Class decorator: make `cls` the transform of its modality."""
-    _TRANSFORMS[cls.modality] = cls
-    return cls
-
-
 def build_transform(modality: "Modality | str", config: Any = None) -> Transform:
     """Create the transform for `modality` from a config dict or dataclass."""
     modality = Modality.parse(modality)
-    return _TRANSFORMS[modality](config)
+    return TRANSFORMS.get(modality.value)(config)
 
 
 def transform_config(modality: "Modality | str", config: Any = None) -> Any:
     """Parse `modality`'s transform config (defaults filled in) without building the transform."""
     modality = Modality.parse(modality)
-    cls = _TRANSFORMS[modality].config_cls
+    cls = TRANSFORMS.get(modality.value).config_cls
     return from_dict(cls, config or {}, f"transforms.{modality.value}")

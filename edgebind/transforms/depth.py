@@ -28,7 +28,7 @@ import torch
 
 from edgebind.errors import ConfigError, InputError
 from edgebind.modality import Modality
-from edgebind.transforms.base import Transform, register_transform
+from edgebind.transforms.base import TRANSFORMS, Transform
 from edgebind.transforms.io import (
     as_map2d,
     check_choice,
@@ -78,6 +78,11 @@ class DepthConfig:
         """(baseline_m, focal_px) in effect: the camera preset's when set, else the fields."""
         return CAMERA_PRESETS[self.camera] if self.camera else (self.baseline_m, self.focal_px)
 
+    @property
+    def input_size(self) -> tuple[int, ...]:
+        """The tensor size the encoder's stem is built for: [height, width]."""
+        return (self.size, self.size)
+
 
 def depth_in_metres(data: Any, what: str = "depth") -> tuple[np.ndarray, np.ndarray]:
     """(float64 H x W depth in metres, boolean mask of valid pixels) from uint16 mm or float metres."""
@@ -98,7 +103,7 @@ def depth_in_metres(data: Any, what: str = "depth") -> tuple[np.ndarray, np.ndar
     return metres, valid
 
 
-@register_transform
+@TRANSFORMS.register("depth")
 class DepthTransform(Transform):
     """16-bit PNG / .npy path or depth array -> disparity tensor [1, size, size] float32."""
 

@@ -12,7 +12,7 @@ from torchvision.transforms import v2
 
 from edgebind.errors import InputError, UnreadableFileError
 from edgebind.modality import Modality
-from edgebind.transforms.base import Transform, register_transform
+from edgebind.transforms.base import TRANSFORMS, Transform
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -25,6 +25,11 @@ class ImageConfig:
     size: int = 224
     mean: tuple = CLIP_MEAN
     std: tuple = CLIP_STD
+
+    @property
+    def input_size(self) -> tuple[int, ...]:
+        """The tensor size the encoder's stem is built for: [height, width]."""
+        return (self.size, self.size)
 
 
 def _to_pil(item: Any) -> Image.Image:
@@ -48,7 +53,7 @@ def _to_pil(item: Any) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(array[..., :3]))
 
 
-@register_transform
+@TRANSFORMS.register("vision")
 class ImageTransform(Transform):
     modality = Modality.VISION
     config_cls = ImageConfig

@@ -20,7 +20,7 @@ import torch
 
 from edgebind.errors import ConfigError, InputError
 from edgebind.modality import Modality
-from edgebind.transforms.base import Transform, register_transform
+from edgebind.transforms.base import TRANSFORMS, Transform
 from edgebind.transforms.io import check_choice, check_finite, check_rate, is_path, read_imu_file, to_numpy
 
 CHANNELS = 6
@@ -43,6 +43,11 @@ class ImuConfig:
         for name in ("rate_hz", "length", "accel_scale", "gyro_scale"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"transforms.imu.{name} must be > 0, got {getattr(self, name)}")
+
+    @property
+    def input_size(self) -> tuple[int, ...]:
+        """The tensor size the encoder's stem is built for: [samples] per channel."""
+        return (self.length,)
 
 
 def check_imu_array(data: Any, what: str = "imu") -> np.ndarray:
@@ -76,7 +81,7 @@ def fit_length(data: np.ndarray, length: int, pad: str, crop: str) -> np.ndarray
     return np.pad(data, widths, mode="edge") if pad == "edge" else np.pad(data, widths)
 
 
-@register_transform
+@TRANSFORMS.register("imu")
 class ImuTransform(Transform):
     """CSV/.npy path, T x 6 array at `rate_hz`, or (array, rate_hz) -> [6, length] float32."""
 

@@ -10,7 +10,7 @@ from open_clip.tokenizer import SimpleTokenizer
 
 from edgebind.errors import InputError
 from edgebind.modality import Modality
-from edgebind.transforms.base import Transform, register_transform
+from edgebind.transforms.base import TRANSFORMS, Transform
 
 
 @dataclass
@@ -24,8 +24,13 @@ class TextConfig:
     context_length: int = 77
     tokenizer: Optional[str] = None
 
+    @property
+    def input_size(self) -> tuple[int, ...]:
+        """The tensor size the encoder's stem is built for: [tokens]."""
+        return (self.context_length,)
 
-@register_transform
+
+@TRANSFORMS.register("text")
 class TextTransform(Transform):
     modality = Modality.TEXT
     config_cls = TextConfig

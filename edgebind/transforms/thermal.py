@@ -23,7 +23,7 @@ import torch
 
 from edgebind.errors import ConfigError, InputError
 from edgebind.modality import Modality
-from edgebind.transforms.base import Transform, register_transform
+from edgebind.transforms.base import TRANSFORMS, Transform
 from edgebind.transforms.io import (
     as_map2d,
     check_choice,
@@ -56,6 +56,11 @@ class ThermalConfig:
             raise ConfigError("transforms.thermal.size and transforms.thermal.std must be > 0")
         if not self.max_temp_c > self.min_temp_c:
             raise ConfigError("transforms.thermal.max_temp_c must be larger than min_temp_c")
+
+    @property
+    def input_size(self) -> tuple[int, ...]:
+        """The tensor size the encoder's stem is built for: [height, width]."""
+        return (self.size, self.size)
 
 
 def resolve_units(arr: np.ndarray, units: str, what: str = "thermal") -> str:
@@ -91,7 +96,7 @@ def to_unit_range(arr: np.ndarray, units: str, min_temp_c: float, max_temp_c: fl
     return np.clip((celsius - min_temp_c) / (max_temp_c - min_temp_c), 0.0, 1.0)
 
 
-@register_transform
+@TRANSFORMS.register("thermal")
 class ThermalTransform(Transform):
     """Thermal image path or array -> [1, size, size] float32 in the model's thermal range."""
 

@@ -128,12 +128,18 @@ class SkippingDataset(ABC, Generic[E]):
         self._check_limit()
 
     def _check_limit(self) -> None:
-        if self.skipped.total() > self.max_skip_fraction * self._total:
-            raise InputError(
-                f"{self.name}: skipped {self.skip_summary()}; that is more than "
-                f"max_skip_fraction={self.max_skip_fraction:g} of {self.root}. Fix or re-download the "
-                "data, or pass a larger max_skip_fraction if this loss is expected"
-            )
+        check_skip_limit(self.name, self.skip_summary(), self.skipped.total(), self._total,
+                         self.max_skip_fraction, where=f" of {self.root}")
+
+
+def check_skip_limit(what: str, summary: str, skipped: int, total: int, limit: float, where: str = "") -> None:
+    """The one skip rule of training, evaluation and caches: raise InputError (with `summary` of
+    the reasons) when more than `limit` of `total` samples were skipped."""
+    if skipped > limit * total:
+        raise InputError(
+            f"{what}: skipped {summary}; that is more than max_skip_fraction={limit:g}{where}. "
+            "Fix or re-download the data, or pass a larger max_skip_fraction if this loss is expected"
+        )
 
 
 def get_or_none(dataset: PairedDataset, index: int) -> Optional[Record]:
