@@ -2,18 +2,19 @@
 
 `manifest.jsonl` holds one JSON object per sample: {"id", "label", "caption", "image", "audio",
 "depth", "thermal", "imu", ...}. Modality keys may be absent or null; file paths are relative to the
-manifest's directory; any other key (e.g. "attributes") is kept in `Sample.extra`.
+manifest's directory; any other key (e.g. "attributes") is kept in `Sample.extra`. Rows are read
+into `edgebind.sample.Sample`, whose `inputs` are then the absolute file paths.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from edgebind.errors import InputError, UnreadableFileError
 from edgebind.fileio import atomic_write
 from edgebind.modality import Modality
+from edgebind.sample import Sample
 
 MANIFEST_NAME = "manifest.jsonl"
 
@@ -28,30 +29,15 @@ FILE_KEYS: dict[str, Modality] = {
 _TEXT_KEYS = ("label", "caption")
 
 
-@dataclass
-class Sample:
-    """One manifest row: `paths` maps a modality value ("vision", "audio", ...) to an absolute path."""
-
-    id: str
-    label: str | None = None
-    caption: str | None = None
-    paths: dict[str, Path] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def has(self, modality: "Modality | str") -> bool:
-        """Whether this sample has data for `modality` (text means a caption)."""
-        modality = Modality.parse(modality)
-        if modality is Modality.TEXT:
-            return self.caption is not None
-        return modality.value in self.paths
-
-    def to_dict(self, base_dir: "str | Path") -> dict[str, Any]:
-        """The manifest row, with paths under `base_dir` written relative to it."""
-        row: dict[str, Any] = {"id": self.id, "label": self.label, "caption": self.caption}
-        for key, modality in FILE_KEYS.items():
-            if modality.value in self.paths:
-                row[key] = _relative(self.paths[modality.value], Path(base_dir))
-        return {**row, **self.extra}
+def to_row(sample: Sample, base_dir: "str | Path") -> dict[str, Any]:
+    """`sample` as a manifest row, with paths under `base_dir` written relative to it."""
+    if len(sample.labels) > 1:
+        raise InputError(f"sample {sample.id!r} has {len(sample.labels)} labels; a manifest row holds one")
+    row: dict[str, Any] = {"id": sample.id, "label": sample.label, "caption": sample.caption}
+    for key, modality in FILE_KEYS.items():
+        if modality.value in sample.inputs:
+            row[key] = _relative(sample.inputs[modality.value], Path(base_dir))
+    return {**row, **sample.extra}
 
 
 def _relative(path: "str | Path", base_dir: Path) -> str:
@@ -79,7 +65,8 @@ def _parse_row(row: Any, base_dir: Path, where: str) -> Sample:
             )
     paths = {m.value: base_dir / row[k] for k, m in FILE_KEYS.items() if row.get(k) is not None}
     extra = {k: v for k, v in row.items() if k not in ("id", *_TEXT_KEYS, *FILE_KEYS)}
-    return Sample(sample_id, row.get("label"), row.get("caption"), paths, extra)
+    labels = (row["label"],) if row.get("label") else ()
+    return Sample(sample_id, labels, row.get("caption"), paths, extra)
 
 
 def _manifest_file(path: "str | Path") -> Path:
@@ -113,7 +100,7 @@ def read_manifest(path: "str | Path", check_files: bool = True) -> list[Sample]:
             )
         first_line[sample.id] = number
         if check_files:
-            for modality, file in sample.paths.items():
+            for modality, file in sample.inputs.items():
                 if not file.is_file():
                     raise UnreadableFileError(
                         f"{where}: sample {sample.id!r}: {modality} file {file} does not exist"
@@ -130,7 +117,7 @@ def write_manifest(path: "str | Path", samples: Iterable["Mapping[str, Any] | Sa
     lines: list[str] = []
     seen: set[str] = set()
     for number, sample in enumerate(samples, start=1):
-        row = sample.to_dict(base_dir) if isinstance(sample, Sample) else dict(sample)
+        row = to_row(sample, base_dir) if isinstance(sample, Sample) else dict(sample)
         row.update({k: _relative(v, base_dir) for k, v in row.items() if k in FILE_KEYS and isinstance(v, Path)})
         sample_id = _parse_row(row, base_dir, f"{path}: row {number}").id
         if sample_id in seen:

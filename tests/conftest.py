@@ -26,7 +26,7 @@ def world(tmp_path_factory):
 @pytest.fixture(scope="session")
 def world_dir(world):
     """The directory of the `world` fixture's manifest."""
-    return world[0].paths["vision"].parent.parent
+    return world[0].inputs["vision"].parent.parent
 
 
 @pytest.fixture(scope="session")

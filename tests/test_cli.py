@@ -33,7 +33,7 @@ def test_models_lists_configs(capsys):
 
 def test_embed_writes_npy_for_files(world, tmp_path, capsys):
     out = tmp_path / "audio.npy"
-    paths = [str(s.paths["audio"]) for s in world[:3]]
+    paths = [str(s.inputs["audio"]) for s in world[:3]]
     assert main(["embed", "--modality", "audio", *paths, "--out", str(out)]) == 0
     vectors = np.load(out)
     assert vectors.shape == (3, 64) and vectors.dtype == np.float32
@@ -69,17 +69,17 @@ def test_embed_every_file_kind(world, tmp_path):
     from PIL import Image
 
     sample = world[0]
-    depth_m = np.asarray(Image.open(sample.paths["depth"]), dtype=np.float32) / 1000.0
+    depth_m = np.asarray(Image.open(sample.inputs["depth"]), dtype=np.float32) / 1000.0
     np.save(tmp_path / "depth.npy", depth_m)
-    kelvin = np.load(sample.paths["thermal"])
+    kelvin = np.load(sample.inputs["thermal"])
     Image.fromarray((kelvin * 100).astype(np.uint16)).save(tmp_path / "thermal.tif")
-    imu = np.loadtxt(sample.paths["imu"], delimiter=",", skiprows=1)[:, 1:].astype(np.float32)
+    imu = np.loadtxt(sample.inputs["imu"], delimiter=",", skiprows=1)[:, 1:].astype(np.float32)
     np.save(tmp_path / "imu.npy", imu)
     cases = {
-        "image": [sample.paths["vision"]],
-        "depth": [sample.paths["depth"], tmp_path / "depth.npy"],
-        "thermal": [sample.paths["thermal"], tmp_path / "thermal.tif"],
-        "imu": [sample.paths["imu"], tmp_path / "imu.npy"],
+        "image": [sample.inputs["vision"]],
+        "depth": [sample.inputs["depth"], tmp_path / "depth.npy"],
+        "thermal": [sample.inputs["thermal"], tmp_path / "thermal.tif"],
+        "imu": [sample.inputs["imu"], tmp_path / "imu.npy"],
     }
     for modality, files in cases.items():
         out = tmp_path / f"{modality}.npy"

@@ -11,7 +11,7 @@ def _inputs(world):
     inputs = {"text": [s.caption for s in world]}
     for modality in Modality:
         if modality is not Modality.TEXT:
-            inputs[modality.value] = [s.paths[modality.value] for s in world]
+            inputs[modality.value] = [s.inputs[modality.value] for s in world]
     return inputs
 
 

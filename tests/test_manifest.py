@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from edgebind.errors import InputError, UnreadableFileError
-from edgebind.manifest import Sample, read_manifest, write_manifest
+from edgebind.manifest import read_manifest, write_manifest
+from edgebind.sample import Sample
 from edgebind.modality import Modality
 
 ROWS = [
@@ -50,8 +51,8 @@ def test_round_trip_keeps_rows_and_extra_keys(dataset: Path) -> None:
 
 def test_paths_are_absolute_and_relative_to_the_manifest(dataset: Path) -> None:
     a = read_manifest(dataset)[0]
-    assert a.paths == {"vision": dataset.parent / "img/a.png", "audio": dataset.parent / "snd/a.wav"}
-    assert all(p.is_absolute() for p in a.paths.values())
+    assert a.inputs == {"vision": dataset.parent / "img/a.png", "audio": dataset.parent / "snd/a.wav"}
+    assert all(p.is_absolute() for p in a.inputs.values())
     assert json.loads(dataset.read_text().splitlines()[0])["image"] == "img/a.png"
 
 
@@ -71,11 +72,11 @@ def test_write_relativizes_absolute_paths(tmp_path: Path) -> None:
     (tmp_path / "a.wav").write_bytes(b"x")
     path = write_manifest(tmp_path / "m.jsonl", [
         {"id": "a", "audio": tmp_path / "a.wav"},
-        Sample("b", paths={"audio": tmp_path / "a.wav"}),
+        Sample("b", inputs={"audio": tmp_path / "a.wav"}),
     ])
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     assert [r["audio"] for r in rows] == ["a.wav", "a.wav"]
-    assert read_manifest(path)[1].paths["audio"] == tmp_path / "a.wav"
+    assert read_manifest(path)[1].inputs["audio"] == tmp_path / "a.wav"
 
 
 def test_write_is_atomic_and_validates(dataset: Path) -> None:
@@ -112,7 +113,7 @@ def test_missing_file_is_an_error_only_when_checked(tmp_path: Path) -> None:
     with pytest.raises(UnreadableFileError) as info:
         read_manifest(path)
     assert "'s1'" in str(info.value) and str(tmp_path / "depth/s1.png") in str(info.value)
-    assert read_manifest(path, check_files=False)[0].paths["depth"] == tmp_path / "depth/s1.png"
+    assert read_manifest(path, check_files=False)[0].inputs["depth"] == tmp_path / "depth/s1.png"
 
 
 def test_missing_manifest(tmp_path: Path) -> None:

@@ -58,21 +58,21 @@ def test_manifest_round_trip(worlds: dict[str, Path]) -> None:
 def test_files_readable_with_standard_libraries(worlds: dict[str, Path]) -> None:
     sample = read_manifest(worlds["a"])[3]
     expected = render_sample(sample_scene(3, CONFIG), CONFIG)
-    with Image.open(sample.paths["vision"]) as im:
+    with Image.open(sample.inputs["vision"]) as im:
         assert im.mode == "RGB" and im.size == (64, 64)
         assert np.array_equal(np.asarray(im), expected["image"])
-    with Image.open(sample.paths["depth"]) as im:
+    with Image.open(sample.inputs["depth"]) as im:
         depth = np.asarray(im)
     assert depth.dtype == np.uint16 and np.array_equal(depth, expected["depth"])
     assert 0 < (depth == 0).mean() < 0.01 and 900 < np.median(depth) < 7000
-    wave, rate = sf.read(sample.paths["audio"], dtype="float32")
-    assert rate == 16000 and wave.shape == (32000,) and sf.info(sample.paths["audio"]).subtype == "PCM_16"
+    wave, rate = sf.read(sample.inputs["audio"], dtype="float32")
+    assert rate == 16000 and wave.shape == (32000,) and sf.info(sample.inputs["audio"]).subtype == "PCM_16"
     np.testing.assert_allclose(wave, expected["audio"], atol=1 / 32767)
-    kelvin = np.load(sample.paths["thermal"])
+    kelvin = np.load(sample.inputs["thermal"])
     assert kelvin.dtype == np.float32 and kelvin.shape == (64, 64) and 280 < kelvin.min() < kelvin.max() < 340
-    lines = sample.paths["imu"].read_text().splitlines()
+    lines = sample.inputs["imu"].read_text().splitlines()
     assert lines[0] == "t,ax,ay,az,gx,gy,gz"
-    imu = np.loadtxt(sample.paths["imu"], delimiter=",", skiprows=1)
+    imu = np.loadtxt(sample.inputs["imu"], delimiter=",", skiprows=1)
     assert imu.shape == (400, 7)
     np.testing.assert_allclose(np.diff(imu[:, 0]), 1 / 200, atol=1e-5)
     gravity = imu[:, 1:4].mean(axis=0)  # gravity on +z, slightly tilted

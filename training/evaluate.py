@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from edgebind.errors import InputError
 from edgebind.training import metrics
 from edgebind.training.cache import materialize
-from edgebind.training.data.records import PairedDataset
+from edgebind.sample import PairedDataset
 from edgebind.training.data.skip import DEFAULT_MAX_SKIP_FRACTION
 from edgebind.training.fewshot import fewshot_eval
 
@@ -139,12 +139,12 @@ def arithmetic(model, manifest, add: str = "audio", attribute: str = "temperatur
     classes = sorted({s.label for s in samples})
     cls = torch.tensor([classes.index(s.label) for s in samples])
     level = torch.tensor([s.extra["attributes"][attribute] == high for s in samples]).long()
-    images = model.embed({"vision": [s.paths["vision"] for s in samples]})["vision"]
+    images = model.embed({"vision": [s.inputs["vision"] for s in samples]})["vision"]
     if add == "audio":
         partner = torch.tensor([next(j for j in range(i + 1, i + len(samples))
                                      if cls[j % len(samples)] != cls[i]) % len(samples)
                                 for i in range(len(samples))])
-        add_emb = model.embed({"audio": [samples[int(j)].paths["audio"] for j in partner]})["audio"]
+        add_emb = model.embed({"audio": [samples[int(j)].inputs["audio"] for j in partner]})["audio"]
         targets = cls[partner] * 2 + level
     elif add == "text":
         words = model.embed({"text": [f"something {low}", f"something {high}"]})["text"]

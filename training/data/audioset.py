@@ -30,7 +30,7 @@ from typing import Iterator, Optional, Sequence
 
 from edgebind.errors import ConfigError, UnreadableFileError
 
-from .records import Record
+from edgebind.sample import Sample
 from .skip import DEFAULT_MAX_SKIP_FRACTION, SkippingDataset
 from .video import read_moment
 
@@ -67,10 +67,10 @@ class YouTubeClipDataset(SkippingDataset[ClipEntry]):
             raise ConfigError(f"{self.name}: audio_seconds and sample_rate must be > 0")
         super().__init__(max_skip_fraction)
 
-    def _load(self, entry: ClipEntry) -> Record:
+    def _load(self, entry: ClipEntry) -> Sample:
         moment = read_moment(entry.path, audio_seconds=self.audio_seconds, sample_rate=self.sample_rate)
         inputs = {"vision": moment.frame, "audio": (moment.audio, moment.sample_rate)}
-        return Record(entry.id, entry.labels, None, inputs)
+        return Sample(entry.id, entry.labels, None, inputs)
 
     def _rows(self, file: Path) -> Iterator[tuple[int, list[str]]]:
         """(line number, fields) of a CSV file, skipping blank and `#` comment lines."""

@@ -37,7 +37,7 @@ import numpy as np
 
 from edgebind.errors import ConfigError, UnreadableFileError
 
-from .records import Record
+from edgebind.sample import Sample
 from .skip import DEFAULT_MAX_SKIP_FRACTION, SkippingDataset, SkipSample
 from .video import read_moment
 
@@ -197,7 +197,7 @@ class Ego4D(SkippingDataset[WindowEntry]):
                 caption = self._caption(narrations.get(uid, []), start)
                 yield WindowEntry(f"{uid}@{start:.2f}", (), mp4, csv_file, start, caption)
 
-    def _load(self, entry: WindowEntry) -> Record:
+    def _load(self, entry: WindowEntry) -> Sample:
         times, data = imu_table(entry.imu)
         end = entry.start + self.window_seconds
         inside = times[(times >= entry.start) & (times <= end)]
@@ -209,4 +209,4 @@ class Ego4D(SkippingDataset[WindowEntry]):
         imu = np.stack([np.interp(grid, times, data[:, c]) for c in range(data.shape[1])], axis=1)
         frame = read_moment(entry.video, at=entry.start + self.window_seconds / 2).frame
         inputs = {"vision": frame, "imu": (imu, self.imu_rate_hz)}
-        return Record(entry.id, entry.labels, entry.caption, inputs)
+        return Sample(entry.id, entry.labels, entry.caption, inputs)

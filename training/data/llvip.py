@@ -18,7 +18,7 @@ from typing import Iterator, Optional
 
 from edgebind.transforms.io import read_thermal_file
 
-from .records import Record
+from edgebind.sample import Sample
 from .skip import DEFAULT_MAX_SKIP_FRACTION, SkippingDataset
 
 PERSON, BACKGROUND = "person", "background"
@@ -69,6 +69,6 @@ class LLVIP(SkippingDataset[PairEntry]):
                 label = PERSON if PERSON in names else BACKGROUND
                 yield PairEntry(f"{split}/{visible.stem}", (label,), visible, infrared)
 
-    def _load(self, entry: PairEntry) -> Record:
+    def _load(self, entry: PairEntry) -> Sample:
         inputs = {"vision": entry.visible, "thermal": read_thermal_file(entry.infrared)}
-        return Record(entry.id, entry.labels, None, inputs)
+        return Sample(entry.id, entry.labels, None, inputs)

@@ -12,11 +12,11 @@ from typing import Iterator, Optional, Sequence
 from edgebind.manifest import MANIFEST_NAME, read_manifest
 from edgebind.modality import Modality
 
-from .records import Record
+from edgebind.sample import Sample
 from .skip import DEFAULT_MAX_SKIP_FRACTION, SkippingDataset
 
 
-class ManifestDataset(SkippingDataset[Record]):
+class ManifestDataset(SkippingDataset[Sample]):
     """Records straight from a manifest: inputs are the sample's file paths keyed by modality.
 
     With `modalities`, only those inputs are kept and samples lacking any of them are left out
@@ -37,17 +37,16 @@ class ManifestDataset(SkippingDataset[Record]):
         self.modalities = None if modalities is None else tuple(Modality.parse(m) for m in modalities)
         super().__init__(max_skip_fraction)
 
-    def _scan(self) -> Iterator[Record]:
+    def _scan(self) -> Iterator[Sample]:
         for sample in read_manifest(self.root, check_files=False):
             if self.modalities is not None and not all(sample.has(m) for m in self.modalities):
                 continue
             paths = {
-                key: file for key, file in sample.paths.items()
+                key: file for key, file in sample.inputs.items()
                 if self.modalities is None or Modality(key) in self.modalities
             }
             if all(self._require(file, f"missing {key} file") for key, file in paths.items()):
-                labels = (sample.label,) if sample.label else ()
-                yield Record(sample.id, labels, sample.caption, paths)
+                yield replace(sample, inputs=paths)
 
-    def _load(self, entry: Record) -> Record:
+    def _load(self, entry: Sample) -> Sample:
         return replace(entry, inputs=dict(entry.inputs))

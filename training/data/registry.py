@@ -11,7 +11,7 @@ from .audioset import AudioSet, VGGSound
 from .ego4d import Ego4D
 from .llvip import LLVIP
 from .manifest import ManifestDataset
-from .records import PairedDataset
+from edgebind.sample import PairedDataset
 from .skip import SkippingDataset
 from .sunrgbd import SUNRGBD, NYUDepthV2
 

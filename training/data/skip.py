@@ -20,7 +20,7 @@ from typing import Generic, Iterator, Optional, TypeVar
 
 from edgebind.errors import ConfigError, InputError
 
-from .records import PairedDataset, Record
+from edgebind.sample import PairedDataset, Sample
 
 DEFAULT_MAX_SKIP_FRACTION = 0.05
 _log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class SkippingDataset(ABC, Generic[E]):
 
     Subclasses set `self.root` and their options, then call `super().__init__`, which runs
     `_scan()` (yield valid entries, call `_skip` for bad ones). Entries carry a `labels` tuple;
-    `classes` defaults to their sorted unique labels. `_load(entry)` decodes one Record.
+    `classes` defaults to their sorted unique labels. `_load(entry)` decodes one Sample.
     """
 
     name: str = "dataset"
@@ -73,13 +73,13 @@ class SkippingDataset(ABC, Generic[E]):
         """Yield one entry per valid sample; report invalid ones with `_skip`."""
 
     @abstractmethod
-    def _load(self, entry: E) -> Record:
-        """Decode one entry into a Record; raise SkipSample (or InputError/OSError) when it is bad."""
+    def _load(self, entry: E) -> Sample:
+        """Decode one entry into a Sample; raise SkipSample (or InputError/OSError) when it is bad."""
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def __getitem__(self, index: int) -> Record:
+    def __getitem__(self, index: int) -> Sample:
         entry = self._entries[index]
         try:
             return self._load(entry)
@@ -142,7 +142,7 @@ def check_skip_limit(what: str, summary: str, skipped: int, total: int, limit: f
         )
 
 
-def get_or_none(dataset: PairedDataset, index: int) -> Optional[Record]:
+def get_or_none(dataset: PairedDataset, index: int) -> Optional[Sample]:
     """`dataset[index]`, or None when the sample is skipped (for a collate that drops Nones)."""
     try:
         return dataset[index]
@@ -150,7 +150,7 @@ def get_or_none(dataset: PairedDataset, index: int) -> Optional[Record]:
         return None
 
 
-def iter_records(dataset: PairedDataset) -> Iterator[Record]:
+def iter_records(dataset: PairedDataset) -> Iterator[Sample]:
     """Every readable record in index order; skipped ones are counted by the dataset, not yielded."""
     for index in range(len(dataset)):
         record = get_or_none(dataset, index)

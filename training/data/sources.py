@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgebind.training.data.records import PairedDataset
+from edgebind.sample import PairedDataset
 
 
 def parse_options(items) -> dict:

@@ -34,7 +34,7 @@ import numpy as np
 from edgebind.transforms.depth import CAMERA_PRESETS
 from edgebind.transforms.io import read_depth_file
 
-from .records import Record
+from edgebind.sample import Sample
 from .skip import DEFAULT_MAX_SKIP_FRACTION, SkippingDataset
 
 SENSOR_BASELINES_M = {"kv1": 0.075, "kv2": 0.075, "realsense": 0.095, "xtion": 0.095}
@@ -67,9 +67,9 @@ class DepthDataset(SkippingDataset[DepthEntry]):
         """(baseline_m, focal_px) of the camera that took sample `index`."""
         return self._entries[index].camera
 
-    def _load(self, entry: DepthEntry) -> Record:
+    def _load(self, entry: DepthEntry) -> Sample:
         inputs = {"vision": entry.image, "depth": self._read_depth(entry.depth)}
-        return Record(entry.id, entry.labels, None, inputs)
+        return Sample(entry.id, entry.labels, None, inputs)
 
     def _read_depth(self, path: Path) -> np.ndarray:
         return read_depth_file(path)
