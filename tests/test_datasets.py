@@ -213,7 +213,7 @@ def test_registry(tmp_path):
     assert isinstance(data, SUNRGBD) and len(data) == 1
     filled = SUNRGBD(tmp_path, depth_folder="depth_bfx")
     assert data.fingerprint() == SUNRGBD(tmp_path).fingerprint() != filled.fingerprint()
-    with pytest.raises(ConfigError, match="unknown data set kind 'imagenet'; choose one of manifest, "):
+    with pytest.raises(ConfigError, match="unknown data set kind 'imagenet'; choose one of: audioset, ego4d, llvip, manifest, "):
         open_dataset("imagenet", tmp_path)
     with pytest.raises(ConfigError, match="options are split_file, depth_folder, max_skip_fraction"):
         open_dataset("sunrgbd", tmp_path, split="train")

@@ -5,9 +5,10 @@ import pytest
 import torch
 
 from edgebind.errors import InputError
+from edgebind.retrieval import chance_recall, retrieval_recall, top_k
+from edgebind.scoring import class_embeddings, zeroshot_scores
 from edgebind.training.metrics import (
-    arithmetic_retrieval, average_precision, chance_recall, chance_topk, class_embeddings,
-    format_table, mean_average_precision, retrieval_recall, topk_accuracy, zeroshot_scores,
+    arithmetic_retrieval, average_precision, chance_topk, format_table, mean_average_precision, topk_accuracy,
 )
 
 
@@ -35,6 +36,16 @@ def test_class_embeddings_average_unit_prompts():
     torch.testing.assert_close(emb, torch.tensor([[s, s], [0.0, 1.0]]))
     with pytest.raises(InputError, match=r"\[2\] have no prompt"):
         class_embeddings(prompts, torch.tensor([0, 0, 1]), num_classes=3)
+
+
+def test_top_k_returns_the_nearest_gallery_items_best_first():
+    gallery = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.7, 0.7], [-1.0, 0.0]])
+    queries = torch.tensor([[0.9, 0.1], [-1.0, 0.1]])
+    scores, index = top_k(queries, gallery, k=2)
+    assert index.tolist() == [[0, 2], [3, 1]]
+    torch.testing.assert_close(scores, torch.nn.functional.cosine_similarity(
+        queries[:, None], gallery[index], dim=-1))
+    assert top_k(torch.randn(1, 2), gallery, k=10)[1].shape == (1, 4)  # k beyond the gallery: all of it
 
 
 def test_retrieval_recall_by_hand():

@@ -13,14 +13,13 @@ import torch
 import torch.nn.functional as F
 
 from edgebind.errors import InputError
+from edgebind.retrieval import chance_recall, retrieval_recall
+from edgebind.scoring import class_text_embeddings, zeroshot_scores
 from edgebind.training import metrics
 from edgebind.training.cache import materialize
 from edgebind.sample import PairedDataset
 from edgebind.training.data.skip import DEFAULT_MAX_SKIP_FRACTION
 from edgebind.training.fewshot import fewshot_eval
-
-DEFAULT_TEMPLATES = ("a {}", "a photo of a {}", "the sound of a {}", "a {} nearby", "there is a {}")
-
 
 @dataclass
 class Embedded:
@@ -46,18 +45,6 @@ def _labels(data: PairedDataset, rows: Sequence[int]) -> list[tuple[str, ...]]:
     return [data[i].labels for i in rows]
 
 
-def class_text_embeddings(model, classes: Sequence[str], prompts: Optional[dict] = None) -> torch.Tensor:
-    """One embedding per class: the mean of its prompts' embeddings (a prompt ensemble)."""
-    texts, owners = [], []
-    for index, name in enumerate(classes):
-        options = (prompts or {}).get(name) or [t.format(name) for t in DEFAULT_TEMPLATES]
-        options = [options] if isinstance(options, str) else list(options)
-        texts += options
-        owners += [index] * len(options)
-    embedded = model.embed({"text": texts})["text"]
-    return metrics.class_embeddings(embedded, torch.tensor(owners), len(classes))
-
-
 def zeroshot(model, data: PairedDataset, modality: str, prompts: Optional[dict] = None) -> dict:
     """Classify `modality` samples against text prompts of the class names; top-1/top-5 (single
     label) or mAP (multi-label), with chance beside them."""
@@ -65,7 +52,7 @@ def zeroshot(model, data: PairedDataset, modality: str, prompts: Optional[dict] 
     if not classes:
         raise InputError(f"{data.name} has no class labels: zero-shot needs labelled samples")
     emb = embed_data(model, data, modality)
-    scores = metrics.zeroshot_scores(emb.vectors, class_text_embeddings(model, classes, prompts))
+    scores = zeroshot_scores(emb.vectors, class_text_embeddings(model, classes, prompts))
     labels = _labels(data, emb.rows)
     result = {"task": "zeroshot", "modality": modality, "n": len(emb.rows), "classes": len(classes),
               "skipped": emb.skipped}
@@ -91,12 +78,12 @@ def retrieval(model, data: PairedDataset, modality: str, target: str = "vision")
     gi = {r: i for i, r in enumerate(gallery.rows)}
     q = query.vectors[[qi[r] for r in common]]
     g = gallery.vectors[[gi[r] for r in common]]
-    recall = metrics.retrieval_recall(q, g, ks=(1, 5, 10))
+    recall = retrieval_recall(q, g, ks=(1, 5, 10))
     flat = {f"{modality}->{target} {k}": v for k, v in recall["a_to_b"].items()}
     flat.update({f"{target}->{modality} {k}": v for k, v in recall["b_to_a"].items()})
     return {"task": "retrieval", "modality": modality, "target": target, "n": len(common),
             "R@1": recall["a_to_b"]["R@1"], "R@10": recall["a_to_b"]["R@10"],
-            "chance": metrics.chance_recall(len(common), 1), **flat}
+            "chance": chance_recall(len(common), 1), **flat}
 
 
 def fewshot(model, data: PairedDataset, modality: str, shots: Sequence[int], seeds: Sequence[int] = (0, 1, 2),

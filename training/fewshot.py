@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from edgebind.errors import ConfigError, InputError
-from edgebind.training.metrics import check_labels, check_matrix, chance_topk, topk_accuracy, zeroshot_scores
+from edgebind.scoring import check_labels, check_matrix, zeroshot_scores
+from edgebind.training.metrics import chance_topk, topk_accuracy
 
 
 def _sample(labels: torch.Tensor, num_classes: int, shots: int, seed: int) -> torch.Tensor:

@@ -1,8 +1,8 @@
 """Evaluation metrics on embeddings: zero-shot top-k, instance retrieval, mAP, embedding arithmetic.
 
-Tie rule for ranks (top-k, R@k, median rank): pessimistic. The correct item's rank is
-1 + the number of incorrect candidates scoring >= it, so a tie never favours the correct answer
-and a collapsed model (all scores equal) scores at the worst rank, never at 100%.
+Ranks (top-k, R@k, median rank) follow edgebind.retrieval's pessimistic tie rule; the retrieval,
+scoring and prompt-ensemble helpers themselves live in the core package (edgebind.retrieval,
+edgebind.scoring), which the live node uses without the training stack.
 Tie rule for average precision: tied scores form one threshold (scikit-learn's rule), i.e. each
 positive's precision is taken over every item scoring >= it.
 """
@@ -14,32 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from edgebind.errors import InputError
-from edgebind.scoring import cosine_similarity
-
-
-def check_matrix(x, name: str) -> torch.Tensor:
-    """Return `x` as a float [N, D] tensor; raise InputError if not 2-D, empty or non-finite."""
-    x = torch.as_tensor(x)
-    if x.ndim != 2 or x.numel() == 0:
-        raise InputError(f"{name} must be a non-empty 2-D tensor [N, D], got shape {tuple(x.shape)}")
-    x = x.float()
-    if not torch.isfinite(x).all():
-        raise InputError(f"{name} contains NaN or infinite values; check what produced it")
-    return x
-
-
-def check_labels(x, name: str, n: int, num_classes: int | None = None) -> torch.Tensor:
-    """Return `x` as a long [n] tensor of labels in [0, num_classes); raise InputError otherwise."""
-    x = torch.as_tensor(x)
-    if x.shape != (n,):
-        raise InputError(f"{name} must have shape ({n},) to match the embeddings, got {tuple(x.shape)}")
-    if x.dtype == torch.bool or x.is_floating_point() or x.is_complex():
-        raise InputError(f"{name} must hold integer labels, got dtype {x.dtype}")
-    x = x.long()
-    if (x < 0).any() or (num_classes is not None and (x >= num_classes).any()):
-        raise InputError(f"{name} must lie in [0, {num_classes if num_classes is not None else 'inf'}), "
-                         f"got values {x.min().item()}..{x.max().item()}")
-    return x
+from edgebind.retrieval import check_ks, match_ranks, recall_at
+from edgebind.scoring import check_labels, check_matrix, cosine_similarity
 
 
 def _check_multihot(x, name: str, shape: torch.Size) -> torch.Tensor:
@@ -52,70 +28,12 @@ def _check_multihot(x, name: str, shape: torch.Size) -> torch.Tensor:
     return x.bool()
 
 
-def _check_ks(ks: Sequence[int]) -> tuple[int, ...]:
-    """Validate the cut-offs k for top-k / R@k: a non-empty sequence of positive ints."""
-    ks = tuple(ks)
-    if not ks or any(not isinstance(k, int) or isinstance(k, bool) or k < 1 for k in ks):
-        raise InputError(f"ks must be a non-empty sequence of positive integers, got {ks}")
-    return ks
-
-
-def _same_rows(a: torch.Tensor, b: torch.Tensor, names: str) -> None:
-    """Raise InputError unless `a` and `b` hold the same number of rows (paired samples)."""
-    if a.shape[0] != b.shape[0]:
-        raise InputError(f"{names} must be paired row by row, got {a.shape[0]} and {b.shape[0]} rows")
-
-
-def _ranks(scores: torch.Tensor, correct: torch.Tensor) -> torch.Tensor:
-    """Pessimistic 1-based rank of the best correct candidate per row of [N, M] scores."""
-    missing = (~correct.any(dim=1)).nonzero().flatten()
-    if len(missing):
-        raise InputError(f"rows {missing[:10].tolist()} have no correct candidate; check the targets")
-    best = scores.masked_fill(~correct, float("-inf")).amax(dim=1, keepdim=True)
-    return 1 + ((scores >= best) & ~correct).sum(dim=1)
-
-
-def _recalls(ranks: torch.Tensor, ks: Sequence[int]) -> dict[str, float]:
-    """Fraction of rows whose rank is within each k, keyed "R@k"."""
-    return {f"R@{k}": (ranks <= k).float().mean().item() for k in _check_ks(ks)}
-
-
 def topk_accuracy(scores, targets, ks: Sequence[int] = (1, 5)) -> dict[str, float]:
     """Top-k accuracy of [N, C] class scores against [N] labels, keyed "top{k}" (k > C acts as C)."""
     scores = check_matrix(scores, "scores")
     targets = check_labels(targets, "targets", scores.shape[0], scores.shape[1])
-    ranks = _ranks(scores, F.one_hot(targets, scores.shape[1]).bool())
-    return {f"top{k}": (ranks <= k).float().mean().item() for k in _check_ks(ks)}
-
-
-def zeroshot_scores(query_emb, class_emb) -> torch.Tensor:
-    """[N, D] queries x [C, D] class embeddings -> [N, C] cosine scores for zero-shot classification."""
-    return cosine_similarity(check_matrix(query_emb, "query_emb"), check_matrix(class_emb, "class_emb"))
-
-
-def class_embeddings(prompt_emb, prompt_class, num_classes: int) -> torch.Tensor:
-    """CLIP prompt ensembling: mean of each class's unit-norm prompt embeddings, re-normalised -> [C, D]."""
-    emb = check_matrix(prompt_emb, "prompt_emb")
-    labels = check_labels(prompt_class, "prompt_class", emb.shape[0], num_classes)
-    missing = (torch.bincount(labels, minlength=num_classes) == 0).nonzero().flatten()
-    if len(missing):
-        raise InputError(f"classes {missing[:10].tolist()} have no prompt; give every class at least one")
-    sums = torch.zeros(num_classes, emb.shape[1]).index_add_(0, labels, F.normalize(emb, dim=-1))
-    return F.normalize(sums, dim=-1)  # the mean points the same way as the sum
-
-
-def _direction(scores: torch.Tensor, ks: Sequence[int]) -> dict[str, float]:
-    """R@k and median rank for [N, N] scores where row i's match is column i."""
-    ranks = _ranks(scores, torch.eye(scores.shape[0], dtype=torch.bool))
-    return {**_recalls(ranks, ks), "median_rank": ranks.float().quantile(0.5).item()}
-
-
-def retrieval_recall(query, gallery, ks: Sequence[int] = (1, 5, 10)) -> dict[str, dict[str, float]]:
-    """Paired instance retrieval (query i matches gallery i): R@k and median rank, both directions."""
-    query, gallery = check_matrix(query, "query"), check_matrix(gallery, "gallery")
-    _same_rows(query, gallery, "query and gallery")
-    scores = cosine_similarity(query, gallery)
-    return {"a_to_b": _direction(scores, ks), "b_to_a": _direction(scores.T, ks)}
+    ranks = match_ranks(scores, F.one_hot(targets, scores.shape[1]).bool())
+    return {f"top{k}": (ranks <= k).float().mean().item() for k in check_ks(ks)}
 
 
 def _average_precision(scores: torch.Tensor, positives: torch.Tensor) -> float:
@@ -155,11 +73,6 @@ def chance_topk(num_classes: int, k: int) -> float:
     return min(k, num_classes) / num_classes
 
 
-def chance_recall(n: int, k: int) -> float:
-    """R@k of a random ranking of a gallery of `n` items with one match: min(k, n) / n."""
-    return chance_topk(n, k)
-
-
 def arithmetic_retrieval(base_emb, add_emb, gallery_emb, targets, ks: Sequence[int] = (1, 5),
                          weights: tuple[float, float] = (1.0, 1.0),
                          gallery_labels=None) -> dict[str, dict[str, float]]:
@@ -182,7 +95,7 @@ def arithmetic_retrieval(base_emb, add_emb, gallery_emb, targets, ks: Sequence[i
     w_base, w_add = weights
     composed = F.normalize(w_base * F.normalize(base, dim=-1) + w_add * F.normalize(add, dim=-1), dim=-1)
     queries = {"composed": composed, "base_only": base, "add_only": add}
-    return {name: _recalls(_ranks(cosine_similarity(q, gallery), correct), ks) for name, q in queries.items()}
+    return {name: recall_at(match_ranks(cosine_similarity(q, gallery), correct), ks) for name, q in queries.items()}
 
 
 def _cell(value, digits: int) -> str:

@@ -17,7 +17,7 @@ from edgebind.training.config import TrainConfig
 from edgebind.training.data.sources import open_data
 from edgebind.training.distributed import pad_rows, setup as setup_distributed
 from edgebind.training.finetune import merged_state_dict, trainable_state
-from edgebind.training.logging import MetricsLog
+from edgebind.training.metrics_log import MetricsLog
 from edgebind.training.pairs import PairData
 from edgebind.training.loss import info_nce
 from edgebind.training.state import Progress, load_state as load_trainer_state, save_state

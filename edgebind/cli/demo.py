@@ -20,6 +20,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import torch
+
 from edgebind.cli.common import add_command
 
 DEMO_SEED = 1234  # held out: reproduce trains on seed 0 and tests on seed 1
@@ -27,7 +29,7 @@ DEMO_SEED = 1234  # held out: reproduce trains on seed 0 and tests on seed 1
 
 def retrieval_table(embeddings: dict) -> str:
     """R@1 (%) of instance retrieval for every ordered pair of modalities, as a text table."""
-    from edgebind.training.metrics import retrieval_recall
+    from edgebind.retrieval import retrieval_recall
 
     names = list(embeddings)
     width = max(len(n) for n in names) + 2
@@ -45,28 +47,28 @@ def retrieval_table(embeddings: dict) -> str:
 
 
 def run(args) -> int:
+    from edgebind.manifest import read_manifest
     from edgebind.models import create_model
+    from edgebind.scoring import class_text_embeddings, zeroshot_scores
     from edgebind.synthetic import WorldConfig, make_world, prompt_ensemble
-    from edgebind.training.data.manifest import ManifestDataset
-    from edgebind.training.evaluate import zeroshot
 
     model = create_model(args.model)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.out or tmp)
-        manifest = make_world(out, args.samples, WorldConfig(num_classes=args.classes, seed=args.seed),
-                              progress=False)
-        data = ManifestDataset(manifest)
-        prompts = prompt_ensemble(list(data.classes))
-        records = [data[i] for i in range(len(data))]
+        records = read_manifest(make_world(out, args.samples, WorldConfig(num_classes=args.classes,
+                                                                          seed=args.seed), progress=False))
+        classes = sorted({r.label for r in records})
+        labels = torch.tensor([classes.index(r.label) for r in records])
         inputs = {m.value: [r.raw(m.value) for r in records] for m in model.modalities}
         embeddings = model.embed(inputs)
-        print(f"model {args.model}; {len(records)} held-out synthetic samples, {args.classes} classes"
+        prompts = class_text_embeddings(model, classes, prompt_ensemble(classes))
+        print(f"model {args.model}; {len(records)} held-out synthetic samples, {len(classes)} classes"
               + (f", written to {out}" if args.out else ""))
-        print(f"\nzero-shot top-1 against text prompts (chance {100 / len(data.classes):.1f}%):")
-        for modality in model.modalities:
-            if modality.value != "text":
-                top1 = zeroshot(model, data, modality.value, prompts)["top1"]
-                print(f"  {modality.value:<8} {100 * top1:5.1f}%")
+        print(f"\nzero-shot top-1 against text prompts (chance {100 / len(classes):.1f}%):")
+        for modality, vectors in embeddings.items():
+            if modality != "text":
+                top1 = (zeroshot_scores(vectors, prompts).argmax(dim=1) == labels).float().mean()
+                print(f"  {modality:<8} {100 * top1:5.1f}%")
         print(f"\ninstance retrieval R@1 (%), chance {100 / len(records):.1f}:")
         print(retrieval_table(embeddings))
         query = model.embed({"text": [args.query]})["text"]

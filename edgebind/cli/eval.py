@@ -26,8 +26,52 @@ from pathlib import Path
 
 from edgebind.cli.common import add_command
 from edgebind.errors import ConfigError
+from edgebind.modality import Modality
+from edgebind.registry import Registry
 
-TASKS = ("zeroshot", "retrieval", "arithmetic", "fewshot")
+# task name -> function(model, args) -> result rows (one per modality)
+TASKS: Registry = Registry("evaluation task")
+
+
+def _per_modality(args, evaluate_one) -> list[dict]:
+    """Open --data once and run `evaluate_one(data, modality)` for each --modality."""
+    from edgebind.training.data.sources import open_data, parse_options
+
+    if not args.modality:
+        raise ConfigError(f"--task {args.task} needs --modality (e.g. audio, or audio,depth)")
+    data = open_data(args.data, parse_options(args.data_option))
+    return [evaluate_one(data, str(Modality.parse(m))) for m in args.modality.split(",")]
+
+
+@TASKS.register("zeroshot")
+def _zeroshot(model, args) -> list[dict]:
+    from edgebind.training.evaluate import zeroshot
+
+    prompts = _prompts(args.prompts)
+    return _per_modality(args, lambda data, modality: zeroshot(model, data, modality, prompts))
+
+
+@TASKS.register("retrieval")
+def _retrieval(model, args) -> list[dict]:
+    from edgebind.training.evaluate import retrieval
+
+    return _per_modality(args, lambda data, modality: retrieval(model, data, modality, args.target))
+
+
+@TASKS.register("fewshot")
+def _fewshot(model, args) -> list[dict]:
+    from edgebind.training.evaluate import fewshot
+
+    shots = [int(s) for s in args.shots.split(",")]
+    return _per_modality(args, lambda data, modality: fewshot(model, data, modality, shots, method=args.method))
+
+
+@TASKS.register("arithmetic")
+def _arithmetic(model, args) -> list[dict]:
+    """One row: the image plus --add (or --modality, else audio), on a synthetic world's manifest."""
+    from edgebind.training.evaluate import arithmetic
+
+    return [arithmetic(model, args.data, add=args.add or args.modality or "audio", attribute=args.attribute)]
 
 
 def _prompts(path):
@@ -43,34 +87,16 @@ def _prompts(path):
 
 
 def evaluate(args) -> list[dict]:
-    """Run the task for each requested modality; one result row per modality."""
+    """Run the task on the model: one result row per modality."""
     from edgebind.models import create_model
-    from edgebind.training import evaluate as tasks
-    from edgebind.training.data.sources import open_data, parse_options
 
-    model = create_model(args.model, anchor_weights=args.anchor_weights)
-    if args.task == "arithmetic":
-        add = args.add or args.modality or "audio"
-        return [tasks.arithmetic(model, args.data, add=add, attribute=args.attribute)]
-    data = open_data(args.data, parse_options(args.data_option))
-    rows = []
-    for modality in args.modality.split(","):
-        modality = "vision" if modality == "image" else modality
-        if args.task == "zeroshot":
-            rows.append(tasks.zeroshot(model, data, modality, _prompts(args.prompts)))
-        elif args.task == "retrieval":
-            rows.append(tasks.retrieval(model, data, modality, args.target))
-        else:
-            shots = [int(s) for s in args.shots.split(",")]
-            rows.append(tasks.fewshot(model, data, modality, shots, method=args.method))
-    return rows
+    task = TASKS.get(args.task)
+    return task(create_model(args.model, anchor_weights=args.anchor_weights), args)
 
 
 def run(args) -> int:
     from edgebind.training.metrics import format_table
 
-    if args.task != "arithmetic" and not args.modality:
-        raise ConfigError(f"--task {args.task} needs --modality (e.g. audio, or audio,depth)")
     rows = evaluate(args)
     columns = list(dict.fromkeys(k for row in rows for k in row))
     print(format_table(rows, columns))
@@ -85,7 +111,7 @@ def add_parser(sub) -> None:
     parser.add_argument("--data", required=True, help="manifest.jsonl (or folder), or KIND:ROOT")
     parser.add_argument("--data-option", action="append", metavar="KEY=VALUE",
                         help="option for a KIND:ROOT data set, e.g. split=test (repeatable)")
-    parser.add_argument("--task", required=True, choices=TASKS)
+    parser.add_argument("--task", required=True, choices=TASKS.names())
     parser.add_argument("--modality", help="modality or comma-separated list (vision for the anchor)")
     parser.add_argument("--target", default="vision", help="retrieval: the other modality")
     parser.add_argument("--prompts", help="JSON object label -> prompt or list of prompts")

@@ -31,7 +31,7 @@ from typing import Iterator, Optional, Sequence
 from edgebind.errors import ConfigError, UnreadableFileError
 
 from edgebind.sample import Sample
-from .skip import DEFAULT_MAX_SKIP_FRACTION, SkippingDataset
+from .skip import DATASETS, DEFAULT_MAX_SKIP_FRACTION, SkippingDataset
 from .video import read_moment
 
 VGGSOUND_CLIP_SECONDS = 10.0  # every VGGSound clip is the 10 s from its start_seconds
@@ -98,6 +98,7 @@ class YouTubeClipDataset(SkippingDataset[ClipEntry]):
         self._skip("bad CSV row", f"{file}:{number}: {why}")
 
 
+@DATASETS.register("audioset")
 class AudioSet(YouTubeClipDataset):
     """AudioSet segments with their clips: multi-label, classes in `class_labels_indices.csv` order."""
 
@@ -147,6 +148,7 @@ class AudioSet(YouTubeClipDataset):
                 yield entry
 
 
+@DATASETS.register("vggsound")
 class VGGSound(YouTubeClipDataset):
     """VGGSound clips of one split (or both with split=None): single-label."""
 

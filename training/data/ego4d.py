@@ -38,7 +38,7 @@ import numpy as np
 from edgebind.errors import ConfigError, UnreadableFileError
 
 from edgebind.sample import Sample
-from .skip import DEFAULT_MAX_SKIP_FRACTION, SkippingDataset, SkipSample
+from .skip import DATASETS, DEFAULT_MAX_SKIP_FRACTION, SkipSample, SkippingDataset
 from .video import read_moment
 
 TIME_COLUMN = "canonical_timestamp_ms"
@@ -108,6 +108,7 @@ def imu_table(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return times, table[first, 1:]
 
 
+@DATASETS.register("ego4d")
 class Ego4D(SkippingDataset[WindowEntry]):
     """Ego4D IMU windows with the video frame at each window's centre."""
 

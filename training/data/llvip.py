@@ -19,7 +19,7 @@ from typing import Iterator, Optional
 from edgebind.transforms.io import read_thermal_file
 
 from edgebind.sample import Sample
-from .skip import DEFAULT_MAX_SKIP_FRACTION, SkippingDataset
+from .skip import DATASETS, DEFAULT_MAX_SKIP_FRACTION, SkippingDataset
 
 PERSON, BACKGROUND = "person", "background"
 
@@ -34,6 +34,7 @@ class PairEntry:
     infrared: Path
 
 
+@DATASETS.register("llvip")
 class LLVIP(SkippingDataset[PairEntry]):
     """LLVIP pairs of one split ("train", "test"), or both with split=None."""
 

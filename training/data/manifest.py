@@ -13,9 +13,10 @@ from edgebind.manifest import MANIFEST_NAME, read_manifest
 from edgebind.modality import Modality
 
 from edgebind.sample import Sample
-from .skip import DEFAULT_MAX_SKIP_FRACTION, SkippingDataset
+from .skip import DATASETS, DEFAULT_MAX_SKIP_FRACTION, SkippingDataset
 
 
+@DATASETS.register("manifest")
 class ManifestDataset(SkippingDataset[Sample]):
     """Records straight from a manifest: inputs are the sample's file paths keyed by modality.
 

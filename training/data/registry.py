@@ -1,4 +1,8 @@
-"""Data-set kinds by name, so configs and the command line can say `llvip:/data/LLVIP`."""
+"""Open data sets by kind, so configs and the command line can say `llvip:/data/LLVIP`.
+
+Each adapter module registers its classes in `DATASETS` (training/data/skip.py); importing them
+here is what makes every kind available.
+"""
 from __future__ import annotations
 
 import inspect
@@ -6,31 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from edgebind.errors import ConfigError
-
-from .audioset import AudioSet, VGGSound
-from .ego4d import Ego4D
-from .llvip import LLVIP
-from .manifest import ManifestDataset
 from edgebind.sample import PairedDataset
-from .skip import SkippingDataset
-from .sunrgbd import SUNRGBD, NYUDepthV2
 
-DATASETS: dict[str, type[SkippingDataset]] = {
-    "manifest": ManifestDataset,
-    "audioset": AudioSet,
-    "vggsound": VGGSound,
-    "sunrgbd": SUNRGBD,
-    "nyuv2": NYUDepthV2,
-    "llvip": LLVIP,
-    "ego4d": Ego4D,
-}
+from . import audioset, ego4d, llvip, manifest, sunrgbd  # noqa: F401  (register their kinds)
+from .skip import DATASETS
 
 
 def open_dataset(kind: str, root: "str | Path", **options: Any) -> PairedDataset:
     """Open data set `kind` at `root`; unknown kinds and options raise ConfigError listing the valid ones."""
     cls = DATASETS.get(kind.strip().lower())
-    if cls is None:
-        raise ConfigError(f"unknown data set kind {kind!r}; choose one of {', '.join(DATASETS)}")
     try:
         inspect.signature(cls).bind(root, **options)
     except TypeError as exc:

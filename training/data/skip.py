@@ -19,12 +19,15 @@ from pathlib import Path
 from typing import Generic, Iterator, Optional, TypeVar
 
 from edgebind.errors import ConfigError, InputError
+from edgebind.registry import Registry
 
 from edgebind.sample import PairedDataset, Sample
 
 DEFAULT_MAX_SKIP_FRACTION = 0.05
 _log = logging.getLogger(__name__)
 E = TypeVar("E")
+# data-set kind (the KIND of `KIND:ROOT` on the command line) -> adapter class
+DATASETS: Registry[type["SkippingDataset"]] = Registry("data set kind")
 _NOT_IDENTITY = ("skipped", "skip_examples", "max_skip_fraction")  # no effect on what records hold
 
 

@@ -35,7 +35,7 @@ from edgebind.transforms.depth import CAMERA_PRESETS
 from edgebind.transforms.io import read_depth_file
 
 from edgebind.sample import Sample
-from .skip import DEFAULT_MAX_SKIP_FRACTION, SkippingDataset
+from .skip import DATASETS, DEFAULT_MAX_SKIP_FRACTION, SkippingDataset
 
 SENSOR_BASELINES_M = {"kv1": 0.075, "kv2": 0.075, "realsense": 0.095, "xtion": 0.095}
 SUN_MAX_DEPTH_MM = 8000
@@ -82,6 +82,7 @@ def _only_file(folder: Path, suffix: str) -> Optional[Path]:
     return next((f for f in sorted(folder.iterdir()) if f.suffix.lower() == suffix and f.is_file()), None)
 
 
+@DATASETS.register("sunrgbd")
 class SUNRGBD(DepthDataset):
     """SUN RGB-D V1 scenes (all, or those listed in `split_file`)."""
 
@@ -146,6 +147,7 @@ def nyu_scene_type(folder: str) -> str:
     return re.sub(r"_\d+[a-z]?$", "", folder)
 
 
+@DATASETS.register("nyuv2")
 class NYUDepthV2(DepthDataset):
     """NYU-Depth v2 RGB-D frames from extracted folders; split=None reads `root` directly."""
 
