@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import torch
 import pytest
 from PIL import Image
 
@@ -104,11 +105,11 @@ def test_sunrgbd_layout_rotation_and_camera(tmp_path):
     assert data.classes == ("bedroom", "kitchen", "office")
     record = data[0]
     assert record.labels == ("bedroom",) and record.inputs["vision"].name == "0001.jpg"
-    depth = record.inputs["depth"]
+    depth = record.inputs["depth"].depth
     assert depth.dtype == np.uint16
     np.testing.assert_array_equal(depth, np.minimum(MM, 8000))  # rotation undone, > 8 m clamped
     cameras = [(0.075, 518.857), (0.075, 365.0), (0.095, 529.5), (0.095, 570.3)]
-    assert [data.depth_camera(i) for i in range(4)] == cameras
+    assert [(f.baseline_m, f.focal_px) for f in (data[i].inputs["depth"] for i in range(4))] == cameras
 
 
 def test_unrotate_is_exact_for_every_value():
@@ -148,10 +149,16 @@ def test_sunrgbd_and_llvip_records_feed_the_transforms(tmp_path):
     from edgebind.transforms import build_transform
 
     make_scene(tmp_path / "sun", "kv2/kinect2data/x", "kitchen", fx=365.0)
+    make_scene(tmp_path / "sun", "realsense/lg/y", "kitchen", fx=600.0)
     sun = SUNRGBD(tmp_path / "sun")
-    baseline, focal = sun.depth_camera(0)
-    depth = build_transform("depth", {"size": 16, "baseline_m": baseline, "focal_px": focal})
-    assert depth(sun[0].inputs["depth"]).shape == (1, 16, 16)
+    # The config's camera (Kinect v1 defaults) is not what took these frames: each frame's own is used.
+    depth = build_transform("depth", {"size": 16, "normalize": False})
+    kinect2, realsense = (depth(sun[i].inputs["depth"]) for i in range(2))
+    own = [build_transform("depth", {"size": 16, "normalize": False, "baseline_m": b, "focal_px": f})(
+        sun[i].inputs["depth"].depth) for i, (b, f) in enumerate([(0.075, 365.0), (0.095, 600.0)])]
+    torch.testing.assert_close(kinect2, own[0])
+    torch.testing.assert_close(realsense, own[1])
+    assert realsense.max() > 2 * kinect2.max()  # same depths, 2.1x baseline x focal
     assert build_transform("vision", {"size": 16})(sun[0].inputs["vision"]).shape == (3, 16, 16)
     save_image(tmp_path / "LLVIP/visible/train/010001.jpg", rgb())
     save_image(tmp_path / "LLVIP/infrared/train/010001.jpg", rgb(77))
@@ -173,8 +180,9 @@ def test_nyu_extracted_folders(tmp_path):
     data = NYUDepthV2(tmp_path, split="train", max_skip_fraction=0.5)
     assert [r.id for r in iter_records(data)] == ["bedroom_0004/00000", "living_room_0038a/00007"]
     assert data.classes == ("bedroom", "living_room") and data.skipped == {"missing depth": 1}
-    np.testing.assert_array_equal(data[1].inputs["depth"], mm)
-    assert data.depth_camera(0) == (0.075, 518.857)
+    frame = data[1].inputs["depth"]
+    np.testing.assert_array_equal(frame.depth, mm)
+    assert (frame.baseline_m, frame.focal_px) == (0.075, 518.857)
 
 
 # --- LLVIP ----------------------------------------------------------------------------------

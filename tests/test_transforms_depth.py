@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from edgebind.errors import ConfigError, InputError, UnreadableFileError
-from edgebind.transforms.depth import CAMERA_PRESETS, DepthConfig, DepthTransform
+from edgebind.transforms.depth import CAMERA_PRESETS, DepthConfig, DepthFrame, DepthTransform
 from edgebind.transforms.io import read_depth_file
 
 RAW = {"normalize": False}
@@ -68,6 +68,25 @@ def test_camera_preset_overrides_baseline_and_focal():
     assert torch.allclose(out, torch.full((1, 224, 224), baseline * focal / 2.0))
     custom = DepthTransform({"baseline_m": 0.05, "focal_px": 600.0, **RAW})(depth)
     assert torch.allclose(custom, torch.full((1, 224, 224), 15.0))
+
+
+def test_a_frame_carries_its_own_camera_over_the_config(tmp_path):
+    depth = np.full((224, 224), 2.0)
+    transform = DepthTransform({"camera": "kinect_v1", **RAW})
+    out = transform(DepthFrame(depth, baseline_m=0.05, focal_px=600.0))
+    assert torch.allclose(out, torch.full((1, 224, 224), 0.05 * 600.0 / 2.0))
+    write_png16(tmp_path / "d.png", np.full((224, 224), 2000, np.uint16))
+    preset = transform(DepthFrame.from_camera(tmp_path / "d.png", "realsense_d455"))
+    baseline, focal = CAMERA_PRESETS["realsense_d455"]
+    assert torch.allclose(preset, torch.full((1, 224, 224), baseline * focal / 2.0))
+
+
+@pytest.mark.parametrize("baseline, focal", [(0.0, 600.0), (0.05, float("nan")), (-1.0, 1.0)])
+def test_a_frame_needs_a_real_camera(baseline, focal):
+    with pytest.raises(InputError, match=f"got {baseline} and {focal}"):
+        DepthFrame(np.ones((4, 4)), baseline, focal)
+    with pytest.raises(ConfigError, match="'zed'"):
+        DepthFrame.from_camera(np.ones((4, 4)), "zed")
 
 
 def test_invalid_pixels_get_zero_disparity():

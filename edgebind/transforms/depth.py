@@ -17,6 +17,9 @@ public datasheets and calibrations (Kinect v1 as in SUN RGB-D / NYU: 0.075 m, 51
 0.050 m, ~383 px; D455: 0.095 m, ~390 px; ASUS Xtion: 0.095 m, ~570 px; RealSense/Xtion at
 640x480). For real use pass your own camera's intrinsics: focal_px is the camera's fx at the
 resolution the depth frame was captured at, baseline_m its stereo/projector baseline.
+
+A frame whose camera differs from the config's (a data set mixing sensors, a live camera) travels
+as a `DepthFrame`, which carries its own baseline and focal length; the transform uses those.
 """
 from __future__ import annotations
 
@@ -46,6 +49,27 @@ CAMERA_PRESETS: dict[str, tuple[float, float]] = {
     "realsense_d455": (0.095, 390.0),
     "xtion": (0.095, 570.0),
 }
+
+
+@dataclass(frozen=True)
+class DepthFrame:
+    """A depth map (path, uint16 millimetres or float metres) with the camera that took it."""
+
+    depth: Any
+    baseline_m: float
+    focal_px: float
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite([self.baseline_m, self.focal_px]).all() and self.baseline_m > 0
+                and self.focal_px > 0):
+            raise InputError(f"depth frame: baseline_m and focal_px must be finite and > 0, got "
+                             f"{self.baseline_m} and {self.focal_px}; pass the camera's own calibration")
+
+    @classmethod
+    def from_camera(cls, depth: Any, camera: str) -> "DepthFrame":
+        """A frame from a camera preset (see CAMERA_PRESETS)."""
+        check_choice(camera, tuple(CAMERA_PRESETS), "camera")
+        return cls(depth, *CAMERA_PRESETS[camera])
 
 
 @dataclass
@@ -105,17 +129,20 @@ def depth_in_metres(data: Any, what: str = "depth") -> tuple[np.ndarray, np.ndar
 
 @TRANSFORMS.register("depth")
 class DepthTransform(Transform):
-    """16-bit PNG / .npy path or depth array -> disparity tensor [1, size, size] float32."""
+    """16-bit PNG / .npy path or depth array (or a DepthFrame with its own camera) -> disparity
+    tensor [1, size, size] float32."""
 
     modality = Modality.DEPTH
     config_cls = DepthConfig
 
     def __call__(self, item: Any) -> torch.Tensor:
         cfg = self.config
+        baseline, focal = cfg.stereo()
+        if isinstance(item, DepthFrame):
+            item, baseline, focal = item.depth, item.baseline_m, item.focal_px
         metres, valid = depth_in_metres(read_depth_file(item) if is_path(item) else item)
         if not valid.any():
             raise InputError("depth: every pixel is invalid (0 or NaN); check the sensor frame")
-        baseline, focal = cfg.stereo()
         disparity = np.zeros(metres.shape, dtype=np.float64)
         disparity[valid] = baseline * focal / np.clip(metres[valid], cfg.min_depth_m, cfg.max_depth_m)
         if cfg.max_disparity is not None:

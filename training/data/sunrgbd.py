@@ -17,7 +17,7 @@ extraction): `<root>/<split>/<scene>/rgb_XXXXX.jpg` with `sync_depth_XXXXX.png` 
 `_NNNN` (bedroom_0004 -> bedroom). `nyu_depth_v2_labeled.mat` itself is not read: extract it.
 
 Records: inputs["vision"] = image path, inputs["depth"] = H x W uint16 millimetres. The depth
-transform needs the camera: `depth_camera(index)` returns (baseline_m, focal_px), with fx from
+transform needs the camera: each sample's depth is a DepthFrame with its (baseline_m, focal_px), fx from
 intrinsics.txt (NYU: Kinect v1, 518.857 px) and the baseline per sensor folder
 (kv1/kv2 0.075 m, realsense/xtion 0.095 m, the values Omnivore/ImageBind users take).
 """
@@ -31,7 +31,7 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from edgebind.transforms.depth import CAMERA_PRESETS
+from edgebind.transforms.depth import CAMERA_PRESETS, DepthFrame
 from edgebind.transforms.io import read_depth_file
 
 from edgebind.sample import Sample
@@ -61,14 +61,12 @@ class DepthEntry:
 
 
 class DepthDataset(SkippingDataset[DepthEntry]):
-    """RGB-D records plus each sample's depth camera, for DepthConfig(baseline_m, focal_px)."""
-
-    def depth_camera(self, index: int) -> tuple[float, float]:
-        """(baseline_m, focal_px) of the camera that took sample `index`."""
-        return self._entries[index].camera
+    """RGB-D samples whose depth is a DepthFrame carrying the camera that took it, so disparity
+    is right for every sensor of a mixed data set."""
 
     def _load(self, entry: DepthEntry) -> Sample:
-        inputs = {"vision": entry.image, "depth": self._read_depth(entry.depth)}
+        depth = DepthFrame(self._read_depth(entry.depth), *entry.camera)
+        inputs = {"vision": entry.image, "depth": depth}
         return Sample(entry.id, entry.labels, None, inputs)
 
     def _read_depth(self, path: Path) -> np.ndarray:
