@@ -1,6 +1,8 @@
 """One error hierarchy for edgebind; every message says what to do next."""
 from __future__ import annotations
 
+import copy
+
 
 class EdgeBindError(Exception):
     """Base class of every error edgebind raises on purpose."""
@@ -19,7 +21,23 @@ class ModalityError(EdgeBindError, ValueError):
 
 
 class InputError(EdgeBindError, ValueError):
-    """Raw input data is empty, non-finite, of the wrong shape, dtype or rate."""
+    """Raw input data is empty, non-finite, of the wrong shape, dtype or rate.
+
+    `reason` is the message without the input's name, so that many bad inputs of one kind can be
+    counted together (see `naming`).
+    """
+
+    @property
+    def reason(self) -> str:
+        return self.__dict__.get("_reason", str(self))
+
+    def naming(self, source: str) -> "InputError":
+        """A copy of this error (same type) whose message starts with `source`: the file, sample
+        or input index it is about, so one bad input in a thousand can be found."""
+        named = copy.copy(self)
+        named._reason = self.reason
+        named.args = (f"{source}: {self}",)
+        return named
 
 
 class UnreadableFileError(InputError):

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 from edgebind.modality import Modality
+
+if TYPE_CHECKING:
+    from edgebind.transforms import Transform
 
 
 @dataclass
@@ -35,10 +38,11 @@ class Sample:
         """The raw input of `modality` (the caption for text), or None when the sample lacks it."""
         return self.caption if modality == "text" else self.inputs.get(modality)
 
-    def tensor(self, modality: str, transform: Callable[[Any], Any]) -> Any:
-        """`transform` applied to the raw input of `modality`, or None when the sample lacks it."""
+    def tensor(self, modality: str, transform: "Transform") -> Any:
+        """`transform` applied to the raw input of `modality`, or None when the sample lacks it;
+        an input error names this sample and the file."""
         raw = self.raw(modality)
-        return None if raw is None else transform(raw)
+        return None if raw is None else transform.named(raw, f"sample {self.id!r} {modality}")
 
 
 class PairedDataset(Protocol):

@@ -1,10 +1,14 @@
-"""model.embed on raw files: unit-norm, batch-independent, for every modality."""
+"""model.embed on raw files: unit-norm, batch-independent, for every modality; errors name the input."""
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 from edgebind.errors import InputError
+from edgebind.manifest import write_manifest
 from edgebind.modality import Modality
+from edgebind.training.data.manifest import ManifestDataset
+from edgebind.training.evaluate import embed_data
 
 
 def _inputs(world):
@@ -48,3 +52,27 @@ def test_embed_rejects_bad_batches(tiny_model):
         tiny_model.embed({"text": []})
     with pytest.raises(InputError, match="batch_size"):
         tiny_model.embed({"text": ["a"]}, batch_size=0)
+
+
+def test_an_input_error_names_the_input_in_a_batch(tiny_model, world, tmp_path):
+    """The third of five files is an empty WAV, an in-memory depth map is all NaN: the errors say
+    which input (position across batches, and the file), while the reason stays the transform's."""
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros((0,), np.float32), 16000)
+    audio = [s.inputs["audio"] for s in world[:4]]
+    with pytest.raises(InputError, match=rf"audio input 2 \({empty}\): ") as info:
+        tiny_model.embed({"audio": audio[:2] + [empty] + audio[2:]}, batch_size=2)
+    assert "audio input 2" not in info.value.reason and str(empty) in str(info.value)
+    depth = [np.ones((8, 8), np.float32), np.full((8, 8), np.nan, np.float32)]
+    with pytest.raises(InputError, match=r"^depth input 1: depth: every pixel is invalid"):
+        tiny_model.embed({"depth": depth})
+
+
+def test_a_data_set_error_names_the_sample_and_file(tiny_model, world, tmp_path):
+    rows = [{"id": s.id, "label": s.label, "imu": str(s.inputs["imu"])} for s in world[:3]]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("t,ax,ay,az,gx,gy,gz\n")  # a header and no sample
+    rows.append({"id": "broken", "label": "x", "imu": str(bad)})
+    data = ManifestDataset(write_manifest(tmp_path / "manifest.jsonl", rows), max_skip_fraction=0.0)
+    with pytest.raises(InputError, match=rf"sample 'broken' imu \({bad}\)"):
+        embed_data(tiny_model, data, "imu", max_skip_fraction=0.0)

@@ -68,5 +68,5 @@ def test_text_needs_a_list_of_strings():
     transform = build_transform("text")
     with pytest.raises(InputError, match="list"):
         transform.batch("a dog")
-    with pytest.raises(InputError, match="strings"):
-        transform.batch([3])
+    with pytest.raises(InputError, match="text input 1: must be a string, got int"):
+        transform.batch(["a dog", 3])

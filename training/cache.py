@@ -54,8 +54,9 @@ def _load_cached(path: Path) -> Materialized:
     return Materialized(data["rows"], data["tensors"], skipped)
 
 
-def _reason(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {str(exc)[:120]}"
+def _reason(exc: InputError) -> str:
+    """The counting category of an input error: its message without the input's name."""
+    return f"{type(exc).__name__}: {exc.reason[:120]}"
 
 
 def materialize(
@@ -79,11 +80,13 @@ def materialize(
     rows = {n: [] for n in todo}
     tensors = {n: [] for n in todo}
     skipped = {n: Counter() for n in todo}
+    examples: dict[str, str] = {}  # reason -> the first full message, which names the input
     for index in tqdm(range(count) if todo else (), desc=f"preparing {label}", disable=not progress,
                       leave=False):
         try:
             item = record(index)
         except InputError as exc:
+            examples.setdefault(_reason(exc), str(exc))
             for name in todo:
                 skipped[name][_reason(exc)] += 1
             continue
@@ -91,6 +94,7 @@ def materialize(
             try:
                 tensor = convert(item, name)
             except InputError as exc:
+                examples.setdefault(_reason(exc), str(exc))
                 skipped[name][_reason(exc)] += 1
                 continue
             if tensor is not None:
@@ -98,7 +102,7 @@ def materialize(
                 tensors[name].append(tensor)
     for name in todo:
         total = skipped[name].total()
-        reasons = "; ".join(f"{reason} x{n}" for reason, n in skipped[name].most_common(3))
+        reasons = "; ".join(f"{reason} x{n} (e.g. {examples[reason]})" for reason, n in skipped[name].most_common(3))
         check_skip_limit(f"{label}/{name}", f"{total} of {count} samples: {reasons}", total, count,
                          max_skip_fraction)
         if not tensors[name]:

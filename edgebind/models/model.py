@@ -154,7 +154,7 @@ class EdgeBindModel(nn.Module):
                 items = [items]  # one sample: a string, a path, an array or an (array, rate) tuple
             transform = self.transform(modality)
             chunks = [
-                self.encode(modality, transform.batch(items[i : i + batch_size]).to(device))
+                self.encode(modality, transform.batch(items[i : i + batch_size], start=i).to(device))
                 for i in range(0, len(items), batch_size)
             ]
             if not chunks:

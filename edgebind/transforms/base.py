@@ -5,7 +5,8 @@ The same transform objects run in training, export calibration and the live runt
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Sequence
+import os
+from typing import Any, ClassVar, Optional, Sequence
 
 import torch
 
@@ -29,12 +30,31 @@ class Transform:
     def __call__(self, item: Any) -> torch.Tensor:
         raise NotImplementedError
 
-    def batch(self, items: Sequence[Any]) -> torch.Tensor:
+    def batch(self, items: Sequence[Any], start: int = 0) -> torch.Tensor:
+        """The stacked tensors of `items`; an input error names the failing input: its position
+        (counted from `start`) and, for a file, its path."""
         if isinstance(items, (str, bytes)) or not isinstance(items, Sequence):
             raise InputError(f"{self.modality.value}: pass a list of inputs, got {type(items).__name__}")
         if len(items) == 0:
             raise InputError(f"{self.modality.value}: the input list is empty")
-        return torch.stack([self(item) for item in items])
+        return torch.stack([self.named(item, f"{self.modality.value} input {start + i}")
+                            for i, item in enumerate(items)])
+
+    def named(self, item: Any, label: str) -> torch.Tensor:
+        """`self(item)`, with an input error naming `label` and the item's file, if it is one."""
+        try:
+            return self(item)
+        except InputError as exc:
+            path = None if self.modality is Modality.TEXT else source_path(item)
+            raise exc.naming(f"{label} ({path})" if path is not None else label) from None
+
+
+def source_path(item: Any) -> Optional[str]:
+    """The file an input comes from (a path, or a frame type's `path`-like first field), or None."""
+    if isinstance(item, (str, os.PathLike)):
+        return str(item)
+    inner = getattr(item, "data", getattr(item, "depth", None))
+    return str(inner) if isinstance(inner, (str, os.PathLike)) else None
 
 
 def build_transform(modality: "Modality | str", config: Any = None) -> Transform:

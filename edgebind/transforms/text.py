@@ -46,12 +46,13 @@ class TextTransform(Transform):
     def __call__(self, item: Any) -> torch.Tensor:
         return self.batch([item])[0]
 
-    def batch(self, items: Sequence[Any]) -> torch.Tensor:
+    def batch(self, items: Sequence[Any], start: int = 0) -> torch.Tensor:
+        """Token ids [N, context_length], tokenized together; a non-string names its position."""
         if isinstance(items, str):
             raise InputError("text: pass a list of strings, e.g. ['a dog barking']")
         if len(items) == 0:
             raise InputError("text: the input list is empty")
-        for item in items:
+        for i, item in enumerate(items):
             if not isinstance(item, str):
-                raise InputError(f"text inputs must be strings, got {type(item).__name__}")
+                raise InputError(f"text input {start + i}: must be a string, got {type(item).__name__}")
         return self._tokenizer(list(items)).long()

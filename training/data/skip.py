@@ -36,7 +36,7 @@ class SkipSample(InputError):
 
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
-        self.reason = reason
+        self._reason = reason
         self.detail = detail
 
     def __reduce__(self):  # picklable across worker processes despite the two-argument __init__
