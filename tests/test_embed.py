@@ -4,11 +4,13 @@ import pytest
 import soundfile as sf
 import torch
 
-from edgebind.errors import InputError
+from edgebind.errors import ConfigError, InputError
 from edgebind.manifest import write_manifest
 from edgebind.modality import Modality
 from edgebind.training.data.manifest import ManifestDataset
 from edgebind.training.evaluate import embed_data
+from edgebind.transforms.depth import DepthFrame
+from edgebind.transforms.thermal import ThermalFrame
 
 
 def _inputs(world):
@@ -76,3 +78,30 @@ def test_a_data_set_error_names_the_sample_and_file(tiny_model, world, tmp_path)
     data = ManifestDataset(write_manifest(tmp_path / "manifest.jsonl", rows), max_skip_fraction=0.0)
     with pytest.raises(InputError, match=rf"sample 'broken' imu \({bad}\)"):
         embed_data(tiny_model, data, "imu", max_skip_fraction=0.0)
+
+
+def test_camera_and_units_per_call_and_per_frame(tiny_model, tmp_path):
+    """A RealSense frame embeds as its own camera says, whether the camera comes with the call or
+    with the frame; thermal units likewise. The config default (Kinect v1) gives another vector."""
+    y, x = np.mgrid[0:48, 0:64]
+    depth = (600 + 20 * x + 5 * y).astype(np.uint16)
+    default = tiny_model.embed({"depth": [depth]})["depth"]
+    per_call = tiny_model.embed({"depth": [depth]}, options={"depth": {"camera": "realsense_d435"}})["depth"]
+    per_frame = tiny_model.embed({"depth": [DepthFrame.from_camera(depth, "realsense_d435")]})["depth"]
+    explicit = tiny_model.embed({"depth": [depth]}, options={"depth": {"baseline_m": 0.05, "focal_px": 383.0}})
+    torch.testing.assert_close(per_call, per_frame)
+    torch.testing.assert_close(per_call, explicit["depth"])
+    assert (per_call - default).abs().max() > 1e-3
+    celsius = np.full((32, 32), 30.0, np.float32)
+    celsius[8:16, 8:16] = 45.0
+    by_call = tiny_model.embed({"thermal": [celsius]}, options={"thermal": {"units": "celsius"}})["thermal"]
+    by_frame = tiny_model.embed({"thermal": [ThermalFrame(celsius, "celsius")]})["thermal"]
+    as_kelvin = tiny_model.embed({"thermal": [celsius + 273.15]})["thermal"]
+    torch.testing.assert_close(by_call, by_frame)
+    torch.testing.assert_close(by_call, as_kelvin, atol=1e-5, rtol=0)
+    with pytest.raises(InputError, match=r"thermal input 0: thermal: float values below 150"):
+        tiny_model.embed({"thermal": [celsius]})
+    with pytest.raises(ConfigError, match="unknown key.*'camra'"):
+        tiny_model.embed({"depth": [depth]}, options={"depth": {"camra": "realsense_d435"}})
+    with pytest.raises(InputError, match=r"options for \['thermal'\] but no such inputs"):
+        tiny_model.embed({"depth": [depth]}, options={"thermal": {"units": "celsius"}})

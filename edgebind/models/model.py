@@ -81,12 +81,13 @@ class EdgeBindModel(nn.Module):
             )
         return modality
 
-    def transform(self, modality: "Modality | str") -> Transform:
-        """The raw-data transform of `modality`, built from this model's config."""
+    def transform(self, modality: "Modality | str", **options: Any) -> Transform:
+        """The raw-data transform of `modality`, built from this model's config; `options` replace
+        config fields for this use (e.g. `camera="realsense_d435"`, `units="celsius"`)."""
         modality = self._check(modality)
         if modality not in self._transforms:
             self._transforms[modality] = build_transform(modality, self.config.transform(modality))
-        return self._transforms[modality]
+        return self._transforms[modality].with_options(**options)
 
     def parts(self, modality: "Modality | str") -> EncoderParts:
         """`modality`'s encoder: stem ("preprocessor"), trunk, head, postprocessor."""
@@ -138,12 +139,19 @@ class EdgeBindModel(nn.Module):
 
     @torch.no_grad()
     def embed(
-        self, inputs: Mapping[str, Sequence[Any]], batch_size: int = 32
+        self, inputs: Mapping[str, Sequence[Any]], batch_size: int = 32,
+        options: Optional[Mapping[str, Mapping[str, Any]]] = None,
     ) -> dict[str, torch.Tensor]:
         """{modality: list of raw inputs} -> {modality: unit-norm embeddings [N, embed_dim]}.
 
-        Inputs are what the modality's transform reads: paths, arrays, strings (see edgebind.transforms).
+        Inputs are what the modality's transform reads: paths, arrays, strings, or frames that carry
+        their own settings (DepthFrame, ThermalFrame). `options` replace transform settings for this
+        call, per modality: `{"depth": {"camera": "realsense_d435"}, "thermal": {"units": "celsius"}}`.
         """
+        options = {Modality.parse(k).value: v for k, v in (options or {}).items()}
+        unused = set(options) - {Modality.parse(k).value for k in inputs}
+        if unused:
+            raise InputError(f"options for {sorted(unused)} but no such inputs; options apply per modality")
         if batch_size < 1:
             raise InputError(f"batch_size must be >= 1, got {batch_size}")
         device = next(self.parameters()).device
@@ -152,7 +160,7 @@ class EdgeBindModel(nn.Module):
             modality = self._check(name)
             if not isinstance(items, list):
                 items = [items]  # one sample: a string, a path, an array or an (array, rate) tuple
-            transform = self.transform(modality)
+            transform = self.transform(modality, **options.get(modality.value, {}))
             chunks = [
                 self.encode(modality, transform.batch(items[i : i + batch_size], start=i).to(device))
                 for i in range(0, len(items), batch_size)

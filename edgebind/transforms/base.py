@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Optional, Sequence
 
 import torch
 
-from edgebind.config import from_dict
+from edgebind.config import from_dict, to_dict
 from edgebind.errors import InputError
 from edgebind.modality import Modality
 from edgebind.registry import Registry
@@ -29,6 +29,13 @@ class Transform:
 
     def __call__(self, item: Any) -> torch.Tensor:
         raise NotImplementedError
+
+    def with_options(self, **options: Any) -> "Transform":
+        """This transform with some config fields replaced for one call (e.g. a depth `camera`, the
+        thermal `units`); an unknown field raises ConfigError listing the valid ones."""
+        if not options:
+            return self
+        return type(self)({**to_dict(self.config), **options})
 
     def batch(self, items: Sequence[Any], start: int = 0) -> torch.Tensor:
         """The stacked tensors of `items`; an input error names the failing input: its position

@@ -135,6 +135,13 @@ class DepthTransform(Transform):
     modality = Modality.DEPTH
     config_cls = DepthConfig
 
+    def with_options(self, **options: Any) -> "DepthTransform":
+        """As Transform.with_options; a baseline or focal length given without a `camera` replaces
+        the config's camera preset rather than being overridden by it."""
+        if {"baseline_m", "focal_px"} & set(options):
+            options.setdefault("camera", None)
+        return super().with_options(**options)
+
     def __call__(self, item: Any) -> torch.Tensor:
         cfg = self.config
         baseline, focal = cfg.stereo()

@@ -12,6 +12,7 @@ Units policy (`units`):
   raise InputError, since real scenes are above 150 K: pass units="celsius" for Celsius data.
   Other integer dtypes are ambiguous and raise InputError.
 - "kelvin", "celsius", "centikelvin", "uint8" force that reading of the values, whatever the dtype.
+A frame whose units differ from the config's travels as `ThermalFrame(data, units)`.
 """
 from __future__ import annotations
 
@@ -37,6 +38,17 @@ from edgebind.transforms.io import (
 UNITS = ("auto", "kelvin", "celsius", "centikelvin", "uint8")
 _KELVIN_OFFSET = 273.15
 _MIN_SCENE_KELVIN = 150.0
+
+
+@dataclass(frozen=True)
+class ThermalFrame:
+    """A thermal frame (path or array) with the units its values are in (see UNITS)."""
+
+    data: Any
+    units: str
+
+    def __post_init__(self) -> None:
+        check_choice(self.units, UNITS, "thermal frame units")
 
 
 @dataclass
@@ -105,9 +117,12 @@ class ThermalTransform(Transform):
 
     def __call__(self, item: Any) -> torch.Tensor:
         cfg = self.config
+        units = cfg.units
+        if isinstance(item, ThermalFrame):
+            item, units = item.data, item.units
         arr = as_map2d(to_numpy(read_thermal_file(item) if is_path(item) else item, "thermal"), "thermal")
         check_finite(arr, "thermal")
-        units = resolve_units(arr, cfg.units)
+        units = resolve_units(arr, units)
         scaled = to_unit_range(arr, units, cfg.min_temp_c, cfg.max_temp_c)
         out = resize_center_crop(torch.from_numpy(scaled.astype(np.float32)), cfg.size)
         return (out - cfg.mean) / cfg.std
