@@ -48,6 +48,10 @@ class CheckpointError(EdgeBindError):
     """A checkpoint file is missing, truncated, or does not match its config."""
 
 
+class RandomWeightsWarning(UserWarning):
+    """Embeddings were asked of an encoder that still has its random initial weights."""
+
+
 class MissingDependencyError(EdgeBindError, ImportError):
     """An optional package is needed for this feature but is not installed."""
 

@@ -1,10 +1,13 @@
 """model.embed on raw files: unit-norm, batch-independent, for every modality; errors name the input."""
+import warnings
+
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
 
-from edgebind.errors import ConfigError, InputError
+import edgebind
+from edgebind.errors import ConfigError, InputError, RandomWeightsWarning
 from edgebind.manifest import write_manifest
 from edgebind.modality import Modality
 from edgebind.training.data.manifest import ManifestDataset
@@ -105,3 +108,14 @@ def test_camera_and_units_per_call_and_per_frame(tiny_model, tmp_path):
         tiny_model.embed({"depth": [depth]}, options={"depth": {"camra": "realsense_d435"}})
     with pytest.raises(InputError, match=r"options for \['thermal'\] but no such inputs"):
         tiny_model.embed({"depth": [depth]}, options={"thermal": {"units": "celsius"}})
+
+
+def test_random_weights_warn_until_trained_or_loaded(tmp_path):
+    fresh = edgebind.create_model("edgebind-tiny", modalities=["imu", "text"])
+    with pytest.warns(RandomWeightsWarning, match=r"'edgebind-tiny': the imu encoder\(s\) have random.*edgebind-tiny-synthetic"):
+        fresh.embed({"imu": [np.zeros((400, 6), np.float32)]})
+    edgebind.save_model(fresh, tmp_path / "ckpt")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RandomWeightsWarning)
+        edgebind.load_model(tmp_path / "ckpt").embed({"imu": [np.zeros((400, 6), np.float32)], "text": ["a"]})
+        edgebind.create_model("edgebind-tiny-synthetic", modalities=["audio"]).embed({"audio": [np.zeros(800)]})

@@ -13,6 +13,7 @@ from tqdm import tqdm
 from edgebind.errors import CheckpointError
 from edgebind.models import create_model, save_model
 from edgebind.models.checkpoint import WEIGHTS_FILE, load_state
+from edgebind.modality import Modality
 from edgebind.training.config import TrainConfig
 from edgebind.training.data.sources import open_data
 from edgebind.training.distributed import pad_rows, setup as setup_distributed
@@ -47,6 +48,7 @@ class Trainer:
         self.model = create_model(cfg.source, anchor_weights=cfg.anchor_weights).to(self.device)
         self.trained = ("vision", "text") if cfg.stage == "anchor" else cfg.modalities
         self.model.set_trainable(self.trained)
+        self.model.random_weights -= {Modality.parse(m) for m in self.trained}  # they are what trains
         for name in self.trained:
             stem, trunk, _, _ = self.model.parts(name)
             cfg.finetune_plan.apply(stem, trunk, cfg.lora_rank, cfg.lora_alpha)

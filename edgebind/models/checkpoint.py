@@ -76,6 +76,7 @@ def load_state(model: EdgeBindModel, weights: Path) -> None:
             with torch.no_grad():
                 for key, target in expected.items():
                     target.copy_(f.get_tensor(key))
+            model.random_weights.clear()
     except SafetensorError as exc:
         raise CheckpointError(f"{weights} is not a readable safetensors file ({exc}); "
                               "it may be truncated: copy or save it again") from None

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from edgebind.errors import InputError, ModalityError
+from edgebind.errors import InputError, ModalityError, RandomWeightsWarning
 from edgebind.models.anchor import anchor_transforms, create_anchor
 from edgebind.models.config import ModelConfig
 from edgebind.models.encoders import EncoderParts, build_encoder
@@ -61,6 +62,12 @@ class EdgeBindModel(nn.Module):
             self.modality_postprocessors[modality.value] = parts.postprocessor
         self._modalities = tuple(chosen)
         self._transforms: dict[Modality, Transform] = {}
+        # Encoders whose weights are still their random initialisation (see `embed`'s warning);
+        # loading a checkpoint or training them clears this.
+        has_anchor_weights = bool(anchor_weights or (config.anchor and config.anchor.weights))
+        self.random_weights: set[Modality] = {
+            m for m in chosen if not (config.encoder(m).source == "anchor" and has_anchor_weights)
+        }
 
     @property
     def modalities(self) -> tuple[Modality, ...]:
@@ -120,6 +127,15 @@ class EdgeBindModel(nn.Module):
         """Every weight and buffer of `modality`'s encoder, e.g. to key a cache by the frozen tower."""
         return [t for part in self.parts(modality) for t in (*part.parameters(), *part.buffers())]
 
+    def _warn_random(self, modalities: set[Modality]) -> None:
+        random = sorted(m.value for m in modalities & self.random_weights)
+        if random:
+            warnings.warn(RandomWeightsWarning(
+                f"model {self.config.name!r}: the {', '.join(random)} encoder(s) have random, untrained "
+                "weights (a config, not a trained checkpoint), so these embeddings mean nothing and differ "
+                "from run to run; use a trained checkpoint: edgebind-tiny-synthetic, a directory written "
+                "by `edgebind train`, or official weights converted by `edgebind convert`"), stacklevel=3)
+
     def encode(self, modality: "Modality | str", x: torch.Tensor) -> torch.Tensor:
         """One modality's preprocessed batch -> its postprocessed (normalised, scaled) embedding."""
         stem, trunk, head, post = self.parts(modality)
@@ -148,6 +164,7 @@ class EdgeBindModel(nn.Module):
         their own settings (DepthFrame, ThermalFrame). `options` replace transform settings for this
         call, per modality: `{"depth": {"camera": "realsense_d435"}, "thermal": {"units": "celsius"}}`.
         """
+        self._warn_random({Modality.parse(name) for name in inputs})
         options = {Modality.parse(k).value: v for k, v in (options or {}).items()}
         unused = set(options) - {Modality.parse(k).value for k in inputs}
         if unused:
