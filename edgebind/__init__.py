@@ -1,19 +1,37 @@
-"""edgebind: ImageBind on the edge. One embedding space for image, text, audio, depth, thermal and IMU."""
-from edgebind.modality import Modality
-from edgebind.models import (
-    EdgeBindModel,
-    ModelConfig,
-    add_model_config,
-    create_model,
-    list_models,
-    load_model,
-    save_model,
-)
-from edgebind.scoring import cosine_similarity, softmax_scores
+"""edgebind: ImageBind on the edge. One embedding space for image, text, audio, depth, thermal and IMU.
+
+The public names below are imported on first use, so that `import edgebind.errors` or
+`edgebind --help` does not pay for torch and OpenCLIP.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "EdgeBindModel", "Modality", "ModelConfig", "add_model_config", "cosine_similarity",
-    "create_model", "list_models", "load_model", "save_model", "softmax_scores",
-]
+_EXPORTS = {
+    "EdgeBindModel": "edgebind.models",
+    "Modality": "edgebind.modality",
+    "ModelConfig": "edgebind.models",
+    "add_model_config": "edgebind.models",
+    "cosine_similarity": "edgebind.scoring",
+    "create_model": "edgebind.models",
+    "list_models": "edgebind.models",
+    "load_model": "edgebind.models",
+    "save_model": "edgebind.models",
+    "softmax_scores": "edgebind.scoring",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'edgebind' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -6,7 +6,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import edgebind
-from edgebind.errors import CheckpointError
+from edgebind.errors import CheckpointError, ConfigError, ModalityError
 from edgebind.models.checkpoint import CONFIG_FILE, WEIGHTS_FILE
 
 
@@ -97,3 +97,17 @@ def test_broken_config_json(saved, tmp_path):
     (ckpt / CONFIG_FILE).write_text("{ not json")
     with pytest.raises(edgebind.errors.ConfigError, match=CONFIG_FILE):
         edgebind.load_model(ckpt)
+
+
+def test_load_model_resolves_shipped_names_and_refuses_configs():
+    assert edgebind.load_model("edgebind-tiny-synthetic", modalities=["imu"]).modalities == (edgebind.Modality.IMU,)
+    with pytest.raises(CheckpointError, match="'edgebind-tiny' is a model config, not a trained checkpoint"):
+        edgebind.load_model("edgebind-tiny")
+
+
+def test_modalities_argument_is_checked(saved):
+    assert edgebind.load_model(saved, modalities="audio").modalities == (edgebind.Modality.AUDIO,)
+    with pytest.raises(ModalityError, match="modalities is empty"):
+        edgebind.load_model(saved, modalities=[])
+    with pytest.raises(ConfigError, match="holds its own anchor weights"):
+        edgebind.create_model(saved, anchor_weights="clip.safetensors")

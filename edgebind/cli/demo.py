@@ -20,8 +20,6 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import torch
-
 from edgebind.cli.common import add_command
 
 DEMO_SEED = 1234  # held out: reproduce trains on seed 0 and tests on seed 1
@@ -47,6 +45,8 @@ def retrieval_table(embeddings: dict) -> str:
 
 
 def run(args) -> int:
+    import torch
+
     from edgebind.manifest import read_manifest
     from edgebind.models import create_model
     from edgebind.scoring import class_text_embeddings, zeroshot_scores

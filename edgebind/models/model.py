@@ -34,6 +34,10 @@ class EdgeBindModel(nn.Module):
         anchor_weights: Optional[str] = None,
     ):
         super().__init__()
+        if isinstance(modalities, (str, Modality)):
+            modalities = [modalities]  # one modality, not the letters of its name
+        if modalities is not None and not list(modalities):
+            raise ModalityError("modalities is empty; name at least one, or pass None for all of them")
         wanted = {Modality.parse(m) for m in (modalities or config.modalities)}
         for modality in wanted:
             if modality.value not in config.modalities:
@@ -83,8 +87,8 @@ class EdgeBindModel(nn.Module):
         if modality not in self._modalities:
             loaded = ", ".join(m.value for m in self._modalities)
             raise ModalityError(
-                f"this model was created without {modality.value} (loaded: {loaded}); "
-                f"pass modalities=[..., '{modality.value}'] to create_model"
+                f"this model was created without {modality.value} (loaded: {loaded}); create it "
+                f"with {modality.value} among its modalities"
             )
         return modality
 

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Iterable, Optional
 
-from edgebind.errors import UnknownModelError
+from edgebind.errors import ConfigError, UnknownModelError
 from edgebind.models.checkpoint import CONFIG_FILE, load_model
 from edgebind.models.config import ModelConfig
 from edgebind.models.model import EdgeBindModel
@@ -83,6 +83,9 @@ def create_model(
     """
     path = resolve_model(name_or_path)
     if path.is_dir():
+        if anchor_weights:
+            raise ConfigError(f"anchor weights apply to a model config; the checkpoint {path} holds its "
+                              "own anchor weights already: leave out anchor_weights / --anchor-weights")
         return load_model(path, modalities)
     return EdgeBindModel(ModelConfig.from_json_file(path), modalities, anchor_weights).eval()
 
