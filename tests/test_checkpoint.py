@@ -95,7 +95,7 @@ def test_unexpected_key_is_named(saved, tmp_path):
 def test_broken_config_json(saved, tmp_path):
     ckpt = _copy(saved, tmp_path)
     (ckpt / CONFIG_FILE).write_text("{ not json")
-    with pytest.raises(edgebind.errors.ConfigError, match=CONFIG_FILE):
+    with pytest.raises(ConfigError, match=CONFIG_FILE):
         edgebind.load_model(ckpt)
 
 

@@ -1,4 +1,5 @@
 """The `edgebind` command: subcommands, help, outputs and error exits."""
+import json
 import subprocess
 import sys
 
@@ -88,3 +89,56 @@ def test_embed_every_file_kind(world, tmp_path):
         assert vectors.shape == (len(files), 64)
         if len(files) == 2:  # the same scene in two file formats embeds (nearly) identically
             assert float(vectors[0] @ vectors[1]) > 0.999, modality
+
+
+def test_embed_skip_bad_keeps_rows_traceable(world, tmp_path, capsys):
+    """--skip-bad embeds the readable inputs, says what was skipped and why, and the JSON beside
+    the .npy names each row's input; the same inputs without --skip-bad stop at the bad one."""
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF....nonsense")
+    good = [str(s.inputs["audio"]) for s in world[:2]]
+    inputs = [good[0], str(bad), good[1]]
+    assert main(["embed", "--modality", "audio", *inputs, "--out", str(tmp_path / "x")]) == 2
+    assert f"audio input 1 ({bad})" in capsys.readouterr().err and not (tmp_path / "x.npy").exists()
+    assert main(["embed", "--modality", "audio", *inputs, "--skip-bad", "--out", str(tmp_path / "x")]) == 0
+    out = capsys.readouterr().out
+    assert f"skipped audio input 1 ({bad})" in out and f"to {tmp_path / 'x.npy'} " in out
+    index = json.loads((tmp_path / "x.json").read_text())
+    assert index["rows"] == good and [s["position"] for s in index["skipped"]] == [1]
+    vectors = np.load(tmp_path / "x.npy")
+    alone = main(["embed", "--modality", "audio", good[1], "--out", str(tmp_path / "one.npy")])
+    assert alone == 0 and np.allclose(vectors[1], np.load(tmp_path / "one.npy")[0], atol=1e-6)
+
+
+def test_embed_camera_and_units_options(world, tmp_path, capsys):
+    depth = str(world[0].inputs["depth"])
+    runs = {}
+    for name, options in {"default": [], "d435": ["--camera", "realsense_d435"],
+                          "explicit": ["--baseline-m", "0.05", "--focal-px", "383"]}.items():
+        assert main(["embed", "--modality", "depth", depth, "--out", str(tmp_path / name), *options]) == 0
+        runs[name] = np.load(tmp_path / f"{name}.npy")
+    assert np.allclose(runs["d435"], runs["explicit"], atol=1e-6)
+    assert not np.allclose(runs["d435"], runs["default"], atol=1e-3)
+    celsius = np.full((32, 32), 25.0, np.float32)
+    np.save(tmp_path / "c.npy", celsius)
+    np.save(tmp_path / "k.npy", celsius + 273.15)
+    assert main(["embed", "--modality", "thermal", str(tmp_path / "c.npy"), "--units", "celsius",
+                 "--out", str(tmp_path / "c_out")]) == 0
+    assert main(["embed", "--modality", "thermal", str(tmp_path / "k.npy"), "--out", str(tmp_path / "k_out")]) == 0
+    assert np.allclose(np.load(tmp_path / "c_out.npy"), np.load(tmp_path / "k_out.npy"), atol=1e-5)
+    capsys.readouterr()
+    assert main(["embed", "--modality", "audio", depth, "--camera", "realsense_d435"]) == 2
+    assert "--camera applies to --modality depth, not audio" in capsys.readouterr().err
+    assert main(["embed", "--modality", "depth", depth, "--baseline-m", "0.05"]) == 2
+    assert "--baseline-m and --focal-px go together" in capsys.readouterr().err
+
+
+def test_embed_refuses_random_weights_and_bad_outputs_before_working(world, tmp_path, capsys):
+    audio = str(world[0].inputs["audio"])
+    assert main(["embed", "--model", "edgebind-tiny", "--modality", "audio", audio]) == 2
+    assert "edgebind-tiny's audio encoder has random, untrained weights" in capsys.readouterr().err
+    assert main(["embed", "--model", "edgebind-tiny", "--modality", "audio", audio,
+                 "--allow-random-weights"]) == 0
+    (tmp_path / "file").write_text("")
+    assert main(["embed", "--modality", "audio", audio, "--out", str(tmp_path / "file" / "x.npy")]) == 2
+    assert f"--out {tmp_path / 'file' / 'x.npy'}: cannot create {tmp_path / 'file'}" in capsys.readouterr().err

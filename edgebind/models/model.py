@@ -175,7 +175,6 @@ class EdgeBindModel(nn.Module):
             raise InputError(f"options for {sorted(unused)} but no such inputs; options apply per modality")
         if batch_size < 1:
             raise InputError(f"batch_size must be >= 1, got {batch_size}")
-        device = next(self.parameters()).device
         out = {}
         for name, items in inputs.items():
             modality = self._check(name)
@@ -183,10 +182,18 @@ class EdgeBindModel(nn.Module):
                 items = [items]  # one sample: a string, a path, an array or an (array, rate) tuple
             transform = self.transform(modality, **options.get(modality.value, {}))
             chunks = [
-                self.encode(modality, transform.batch(items[i : i + batch_size], start=i).to(device))
+                self.embed_tensors(modality, transform.batch(items[i : i + batch_size], start=i))
                 for i in range(0, len(items), batch_size)
             ]
             if not chunks:
                 raise InputError(f"{modality.value}: the input list is empty")
-            out[modality.value] = F.normalize(torch.cat(chunks), dim=-1)
+            out[modality.value] = torch.cat(chunks)
         return out
+
+    @torch.no_grad()
+    def embed_tensors(self, modality: "Modality | str", x: torch.Tensor, batch_size: int = 32) -> torch.Tensor:
+        """Preprocessed tensors [N, ...] (what `transform(modality)` makes) -> unit-norm embeddings
+        [N, embed_dim], encoded `batch_size` at a time on the model's device."""
+        device = next(self.parameters()).device
+        chunks = [self.encode(modality, x[i : i + batch_size].to(device)) for i in range(0, len(x), batch_size)]
+        return F.normalize(torch.cat(chunks), dim=-1)
