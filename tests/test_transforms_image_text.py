@@ -70,3 +70,21 @@ def test_text_needs_a_list_of_strings():
         transform.batch("a dog")
     with pytest.raises(InputError, match="text input 1: must be a string, got int"):
         transform.batch(["a dog", 3])
+
+
+def test_float_0_255_images_are_rejected_not_clipped_to_white():
+    image = np.random.default_rng(0).uniform(0, 255, (32, 32, 3))
+    with pytest.raises(InputError, match=r"float image values span 0\.0\d+\.\.254\.\d+, but floats must be in \[0, 1\]: divide 0-255"):
+        build_transform("vision", {"size": 16})(image)
+    assert build_transform("vision", {"size": 16})(image / 255).std() > 0.5
+
+
+def test_16_bit_grey_png_is_scaled_not_clipped(tmp_path):
+    grey = (np.arange(48 * 48).reshape(48, 48) * 28).astype(np.uint16)  # 0..64484
+    Image.fromarray(grey).save(tmp_path / "grey16.png")
+    tf = build_transform("vision", {"size": 16})
+    from_file = tf(tmp_path / "grey16.png")
+    expected = tf(np.repeat((grey / 65535.0)[..., None], 3, axis=2))
+    torch.testing.assert_close(from_file, expected)
+    white = tf(np.ones((48, 48, 3)))
+    assert (from_file - white).abs().mean() > 0.5

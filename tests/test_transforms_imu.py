@@ -154,3 +154,34 @@ def test_bad_config():
         ImuConfig(crop="first")
     with pytest.raises(ConfigError, match="rate_hz"):
         ImuTransform({"rate_hz": 0})
+
+
+@pytest.mark.parametrize("unit, scale", [("ms", 1e3), ("us", 1e6), ("ns", 1e9)])
+def test_timestamps_in_other_units_are_detected_and_said(tmp_path, caplog, unit, scale):
+    """A 200 Hz log stamped in ms reads 0.2 Hz as seconds: auto takes the unit that makes it a
+    plausible IMU rate, and says so; naming the unit gives the same tensor silently."""
+    data = np.random.default_rng(3).standard_normal((600, 6))
+    seconds = 2.0 + np.arange(600) / 200.0
+    write_csv(tmp_path / "s.csv", seconds, data)
+    write_csv(tmp_path / f"{unit}.csv", seconds * scale, data)
+    expected = ImuTransform()(tmp_path / "s.csv")
+    with caplog.at_level("WARNING", logger="edgebind.transforms.io"):
+        auto = ImuTransform()(tmp_path / f"{unit}.csv")
+    assert f"{tmp_path / f'{unit}.csv'}: timestamps read as {unit}" in caplog.text
+    assert torch.allclose(auto, expected, atol=1e-5)
+    caplog.clear()
+    assert torch.allclose(ImuTransform({"time_unit": unit})(tmp_path / f"{unit}.csv"), expected, atol=1e-5)
+    assert not caplog.text
+
+
+def test_fast_logs_in_seconds_stay_seconds_and_nonsense_rates_fail(tmp_path, caplog):
+    data = np.random.default_rng(4).standard_normal((3000, 6))
+    write_csv(tmp_path / "khz.csv", np.arange(3000) / 1000.0, data)
+    with caplog.at_level("WARNING"):
+        assert read_imu_file(tmp_path / "khz.csv")[1] == pytest.approx(1000.0)
+    assert not caplog.text
+    write_csv(tmp_path / "days.csv", np.arange(3000) * 1e12, data)  # no unit makes this an IMU rate
+    with pytest.raises(InputError, match=r"days.csv: the timestamps imply .* no plausible IMU rate"):
+        ImuTransform()(tmp_path / "days.csv")
+    with pytest.raises(ConfigError, match="time_unit"):
+        ImuConfig(time_unit="minutes")

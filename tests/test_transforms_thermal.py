@@ -113,3 +113,15 @@ def test_bad_config():
         ThermalConfig(units="fahrenheit")
     with pytest.raises(ConfigError):
         ThermalTransform({"min_temp_c": 30.0, "max_temp_c": 20.0})
+
+
+@pytest.mark.parametrize("values", [8000, 1500])  # raw Lepton counts without radiometry; a depth map in mm
+def test_uint16_below_any_scene_temperature_is_rejected_like_float(values, tmp_path):
+    frame = np.full((24, 32), values, np.uint16)
+    frame[4:8, 4:8] += 300
+    with pytest.raises(InputError, match=f"uint16 values down to {values} are below 150 K"):
+        ThermalTransform()(frame)
+    Image.fromarray(frame).save(tmp_path / "f.tif")
+    with pytest.raises(InputError, match="not a radiometric frame"):
+        ThermalTransform()(tmp_path / "f.tif")
+    assert ThermalTransform({"units": "centikelvin"})(frame).shape == (1, 224, 224)  # said so: read as told

@@ -21,7 +21,15 @@ import torch
 from edgebind.errors import ConfigError, InputError
 from edgebind.modality import Modality
 from edgebind.transforms.base import TRANSFORMS, Transform
-from edgebind.transforms.io import check_choice, check_finite, check_rate, is_path, read_imu_file, to_numpy
+from edgebind.transforms.io import (
+    TIME_UNITS,
+    check_choice,
+    check_finite,
+    check_rate,
+    is_path,
+    read_imu_file,
+    to_numpy,
+)
 
 CHANNELS = 6
 
@@ -36,8 +44,10 @@ class ImuConfig:
     gyro_scale: float = 1.0
     pad: str = "edge"
     crop: str = "last"
+    time_unit: str = "auto"  # of CSV timestamps: s, ms, us, ns, or auto (the one a plausible rate implies)
 
     def __post_init__(self) -> None:
+        check_choice(self.time_unit, ("auto", *TIME_UNITS), "transforms.imu.time_unit")
         check_choice(self.pad, ("edge", "zero"), "transforms.imu.pad")
         check_choice(self.crop, ("last", "center"), "transforms.imu.crop")
         for name in ("rate_hz", "length", "accel_scale", "gyro_scale"):
@@ -101,7 +111,7 @@ class ImuTransform(Transform):
         """(T x 6 float64 data, sample times in seconds): CSV timestamps, else index / rate."""
         rate, times = self.config.rate_hz, None
         if is_path(item):
-            data, _, times = read_imu_file(item)
+            data, _, times = read_imu_file(item, self.config.time_unit)
         elif isinstance(item, tuple):
             if len(item) != 2:
                 raise InputError(f"imu: a tuple input must be (array, rate_hz), got {len(item)} items")

@@ -6,6 +6,7 @@ so a bad sample never surfaces as a bare numpy/torch/PIL traceback.
 from __future__ import annotations
 
 import csv
+import logging
 import math
 import os
 from pathlib import Path
@@ -19,6 +20,7 @@ from edgebind.errors import ConfigError, InputError, UnreadableFileError
 
 IMU_CSV_HEADER = ("t", "ax", "ay", "az", "gx", "gy", "gz")
 _READ_ERRORS = (OSError, ValueError, RuntimeError, EOFError, TypeError)
+_log = logging.getLogger(__name__)
 
 
 def is_path(item: Any) -> bool:
@@ -172,11 +174,40 @@ def read_thermal_file(path: str | os.PathLike[str]) -> np.ndarray:
     return _read_image(path, "thermal")
 
 
-def read_imu_file(path: str | os.PathLike[str]) -> tuple[np.ndarray, float | None, np.ndarray | None]:
-    """Read IMU data: (T x 6 array, rate_hz or None, timestamps or None).
+# Timestamp unit -> seconds per unit; "auto" picks the first whose implied rate is a plausible IMU rate.
+TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+PLAUSIBLE_IMU_HZ = (2.0, 20000.0)
 
-    CSV needs the header `t,ax,ay,az,gx,gy,gz` (seconds, m/s^2, rad/s); its rate comes from the
-    timestamps, which must strictly increase. A .npy file holds T x 6 with no timestamps.
+
+def timestamps_in_seconds(times: np.ndarray, unit: str, where: str) -> np.ndarray:
+    """`times` in `unit` -> seconds. Under "auto", a unit that makes the rate implausible as
+    seconds (e.g. 0.2 Hz for milliseconds at 200 Hz) is replaced by the one that fits, with a
+    warning saying what was assumed; no fitting unit raises InputError."""
+    if unit != "auto":
+        check_choice(unit, ("auto", *TIME_UNITS), "transforms.imu.time_unit")
+        return times * TIME_UNITS[unit]
+    if len(times) < 2:
+        return times
+    per_unit = (len(times) - 1) / (times[-1] - times[0])  # samples per timestamp unit
+    low, high = PLAUSIBLE_IMU_HZ
+    for name, seconds in TIME_UNITS.items():
+        if low <= per_unit / seconds <= high:
+            if name != "s":
+                _log.warning("%s: timestamps read as %s (as seconds they would mean %.3g Hz); set "
+                             "time_unit to say so", where, name, per_unit)
+            return times * seconds
+    raise InputError(f"{where}: the timestamps imply {per_unit:.3g} samples per unit, no plausible IMU "
+                     f"rate ({low:g}-{high:g} Hz) in s, ms, us or ns; check the t column or set time_unit")
+
+
+def read_imu_file(
+    path: str | os.PathLike[str], time_unit: str = "auto"
+) -> tuple[np.ndarray, float | None, np.ndarray | None]:
+    """Read IMU data: (T x 6 array, rate_hz or None, timestamps in seconds or None).
+
+    CSV needs the header `t,ax,ay,az,gx,gy,gz` (m/s^2, rad/s; t in `time_unit`, see
+    timestamps_in_seconds); its rate comes from the timestamps, which must strictly increase.
+    A .npy file holds T x 6 with no timestamps.
     """
     path = check_file(path, (".csv", ".npy"), "imu")
     if path.suffix.lower() == ".npy":
@@ -203,10 +234,10 @@ def read_imu_file(path: str | os.PathLike[str]) -> tuple[np.ndarray, float | Non
     if table.shape[1] != len(IMU_CSV_HEADER):
         raise UnreadableFileError(f"imu: every row of {path} needs {len(IMU_CSV_HEADER)} values")
     check_finite(table, f"imu: {path}")
-    times = table[:, 0]
-    if np.any(np.diff(times) <= 0):
+    if np.any(np.diff(table[:, 0]) <= 0):
         raise InputError(
             f"imu: timestamps in {path} must strictly increase; sort the rows and drop duplicates"
         )
+    times = timestamps_in_seconds(table[:, 0], time_unit, f"imu: {path}")
     rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else None
     return table[:, 1:], rate, times

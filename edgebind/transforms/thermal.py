@@ -8,8 +8,9 @@ is resized to `size` (bilinear), the centre cropped, and (x - mean) / std applie
 Units policy (`units`):
 - "auto": uint8 (array, 8-bit PNG/JPEG) is a display image, divided by 255 without a window;
   uint16 (array, 16-bit TIFF/PNG) is raw radiometric Y16 in centikelvin (FLIR Lepton /
-  PureThermal convention: degC = v / 100 - 273.15); float is Kelvin. Float values below 150
-  raise InputError, since real scenes are above 150 K: pass units="celsius" for Celsius data.
+  PureThermal convention: degC = v / 100 - 273.15); float is Kelvin. Values below 150 K (float
+  below 150, uint16 below 15000) raise InputError, since real scenes are warmer: Celsius data needs
+  units="celsius", and uint16 that low is not radiometric (raw counts, or not thermal at all).
   Other integer dtypes are ambiguous and raise InputError.
 - "kelvin", "celsius", "centikelvin", "uint8" force that reading of the values, whatever the dtype.
 A frame whose units differ from the config's travels as `ThermalFrame(data, units)`.
@@ -82,6 +83,12 @@ def resolve_units(arr: np.ndarray, units: str, what: str = "thermal") -> str:
     if arr.dtype == np.uint8:
         return "uint8"
     if arr.dtype == np.uint16:
+        if arr.min() < _MIN_SCENE_KELVIN * 100:
+            raise InputError(
+                f"{what}: uint16 values down to {arr.min()} are below {_MIN_SCENE_KELVIN:g} K read as "
+                "centikelvin (radiometric Y16), so this is not a radiometric frame (raw sensor counts? "
+                "a depth map?); enable radiometry (TLinear) on the camera, or set units if you know them"
+            )
         return "centikelvin"
     if arr.dtype.kind != "f":
         raise InputError(
