@@ -141,4 +141,27 @@ def test_embed_refuses_random_weights_and_bad_outputs_before_working(world, tmp_
                  "--allow-random-weights"]) == 0
     (tmp_path / "file").write_text("")
     assert main(["embed", "--modality", "audio", audio, "--out", str(tmp_path / "file" / "x.npy")]) == 2
-    assert f"--out {tmp_path / 'file' / 'x.npy'}: cannot create {tmp_path / 'file'}" in capsys.readouterr().err
+    assert f"--out {tmp_path / 'file'} is an existing file, not a directory" in capsys.readouterr().err
+
+
+def test_user_errors_are_messages_before_any_work(tmp_path, capsys, mini_run):
+    """Bad outputs, prompts and data kinds exit 2 with a message naming the problem, and before
+    the evaluation or the demo runs (nothing is written)."""
+    out, _ = mini_run
+    common = ["eval", "--model", str(out / "bind"), "--data", str(out / "world" / "test"), "--task", "zeroshot",
+              "--modality", "audio"]
+    (tmp_path / "file").write_text("")
+    cases = {
+        "--json {tmp}/file/r.json": (common + ["--json", str(tmp_path / "file" / "r.json")],
+                                     f"--json {tmp_path / 'file'} is an existing file"),
+        "prompts": (common + ["--prompts", str(tmp_path / "p.json")], "prompt string or non-empty list"),
+        "demo --out file": (["demo", "--out", str(tmp_path / "file")], "is an existing file, not a directory"),
+        "data kind": (["eval", "--model", str(out / "bind"), "--data", "foo:/tmp", "--task", "zeroshot",
+                       "--modality", "audio"], "unknown data set kind 'foo'; choose one of: audioset"),
+    }
+    (tmp_path / "p.json").write_text(json.dumps({"dog": 3}))
+    for name, (argv, message) in cases.items():
+        capsys.readouterr()
+        assert main(argv) == 2, name
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, (name, err)

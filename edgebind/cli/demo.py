@@ -20,7 +20,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from edgebind.cli.common import add_command
+from edgebind.cli.common import add_command, output_dir
 
 DEMO_SEED = 1234  # held out: reproduce trains on seed 0 and tests on seed 1
 
@@ -52,9 +52,10 @@ def run(args) -> int:
     from edgebind.scoring import class_text_embeddings, zeroshot_scores
     from edgebind.synthetic import WorldConfig, make_world, prompt_ensemble
 
+    kept = output_dir(args.out, "--out") if args.out else None  # checked before the model loads
     model = create_model(args.model)
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(args.out or tmp)
+        out = kept or Path(tmp)
         records = read_manifest(make_world(out, args.samples, WorldConfig(num_classes=args.classes,
                                                                           seed=args.seed), progress=False))
         classes = sorted({r.label for r in records})

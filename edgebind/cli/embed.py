@@ -18,10 +18,8 @@ examples:
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
-from edgebind.cli.common import add_command
+from edgebind.cli.common import add_command, output_file
 from edgebind.errors import ConfigError, InputError
 from edgebind.modality import Modality
 
@@ -40,21 +38,6 @@ def _options(args, modality: Modality) -> dict:
     if ("baseline_m" in given) != ("focal_px" in given):
         raise ConfigError("--baseline-m and --focal-px go together (the camera's baseline and its fx)")
     return {TRANSFORM_OPTIONS[key][1]: value for key, value in given.items()}
-
-
-def _output_path(out: str) -> Path:
-    """The .npy file to write, checked before any work: its folder must be creatable and writable."""
-    path = Path(out)
-    path = path if path.suffix == ".npy" else path.with_name(path.name + ".npy")
-    if path.is_dir():
-        raise ConfigError(f"--out {out} is a directory; name a file, e.g. {path / 'embeddings.npy'}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"--out {out}: cannot create {path.parent} ({exc.strerror}); choose another place") from None
-    if not os.access(path.parent, os.W_OK):
-        raise ConfigError(f"--out {out}: {path.parent} is not writable; choose another place")
-    return path
 
 
 def _transform_all(transform, modality: Modality, items: list, skip_bad: bool):
@@ -81,7 +64,7 @@ def run(args) -> int:
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
     options = _options(args, modality)
-    out = _output_path(args.out) if args.out else None
+    out = output_file(args.out, "--out", ".npy") if args.out else None
     model = create_model(args.model, modalities=[modality], anchor_weights=args.anchor_weights)
     if modality in model.random_weights and not args.allow_random_weights:
         raise ConfigError(f"{args.model}'s {modality.value} encoder has random, untrained weights (a config, "

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from edgebind.cli.common import add_command
+from edgebind.cli.common import add_command, output_file
 from edgebind.errors import ConfigError
 from edgebind.modality import Modality
 from edgebind.registry import Registry
@@ -81,8 +81,12 @@ def _prompts(path):
         prompts = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise ConfigError(f"cannot read prompts {path}: {exc}") from None
-    if not isinstance(prompts, dict):
-        raise ConfigError(f"{path}: prompts must be a JSON object label -> prompt or list of prompts")
+    valid = isinstance(prompts, dict) and all(
+        isinstance(v, str) or isinstance(v, list) and v and all(isinstance(t, str) for t in v)
+        for v in prompts.values())
+    if not valid:
+        raise ConfigError(f"{path}: prompts must be a JSON object label -> prompt string or non-empty list "
+                          'of prompt strings, e.g. {"dog": ["a dog", "a barking dog"]}')
     return prompts
 
 
@@ -97,11 +101,12 @@ def evaluate(args) -> list[dict]:
 def run(args) -> int:
     from edgebind.training.metrics import format_table
 
+    json_out = output_file(args.json, "--json") if args.json else None  # checked before the work
     rows = evaluate(args)
     columns = list(dict.fromkeys(k for row in rows for k in row))
     print(format_table(rows, columns))
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows if len(rows) > 1 else rows[0], indent=2) + "\n")
+    if json_out:
+        json_out.write_text(json.dumps(rows if len(rows) > 1 else rows[0], indent=2) + "\n")
     return 0
 
 

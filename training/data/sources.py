@@ -31,6 +31,6 @@ def open_data(spec: str, options: dict | None = None) -> PairedDataset:
     from edgebind.training.data.registry import DATASETS, open_dataset
 
     kind, sep, root = spec.partition(":")
-    if sep and kind in DATASETS:
-        return open_dataset(kind, Path(root), **(options or {}))
+    if sep and (kind in DATASETS or kind.isidentifier() and not Path(spec).exists()):
+        return open_dataset(kind, Path(root), **(options or {}))  # an unknown kind lists the known ones
     return open_dataset("manifest", Path(spec), **(options or {}))
