@@ -88,3 +88,16 @@ def test_data_options_reach_the_data_set(mini_run, tmp_path, capsys):
     assert main(common + ["--data-option", "splitt=test"]) == 2
     assert "splitt" in capsys.readouterr().err
     assert main(common + ["--data-option", "nonsense"]) == 2
+
+
+def test_fewshot_beyond_the_pool_says_so(mini_run, caplog):
+    """24 test scenes over 4 classes leave ~3 pool examples a class: 50 shots cannot be 50-shot."""
+    out, _ = mini_run
+    from edgebind.models import load_model
+    from edgebind.training.evaluate import fewshot
+
+    data = ManifestDataset(out / "world" / "test")
+    with caplog.at_level("WARNING", logger="edgebind.training.evaluate"):
+        row = fewshot(load_model(out / "bind"), data, "audio", shots=[1, 50], method="ncm")
+    assert row["50-shot short classes"] == 4 and "1-shot short classes" not in row
+    assert "50-shot: 4 of 4 classes have fewer than 50 pool examples" in caplog.text

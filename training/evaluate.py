@@ -5,6 +5,7 @@ are skipped and counted, as in training) and returns a flat dict ready for JSON 
 """
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass
 from typing import Optional, Sequence
@@ -20,6 +21,9 @@ from edgebind.training.cache import materialize
 from edgebind.sample import PairedDataset
 from edgebind.training.data.skip import DEFAULT_MAX_SKIP_FRACTION
 from edgebind.training.fewshot import fewshot_eval
+
+_log = logging.getLogger(__name__)
+
 
 @dataclass
 class Embedded:
@@ -104,6 +108,12 @@ def fewshot(model, data: PairedDataset, modality: str, shots: Sequence[int], see
     for shot, entry in result.items():
         flat[f"{shot}-shot top1"] = entry["mean"]
         flat[f"{shot}-shot std"] = entry["std"]
+        if entry["short_classes"]:  # the probe saw fewer examples than the column says
+            short = entry["short_classes"]
+            flat[f"{shot}-shot short classes"] = len(short)
+            _log.warning("%s-shot: %d of %d classes have fewer than %d pool examples (as few as %d); "
+                         "they used all they have, so this is not a true %s-shot figure",
+                         shot, len(short), len(classes), shot, min(short.values()), shot)
     return flat
 
 
