@@ -93,18 +93,11 @@ def _empty_model(config: ModelConfig, modalities) -> EdgeBindModel:
     return EdgeBindModel(config, modalities)
 
 
-def load_model(
+def load_checkpoint(
     directory: "str | Path", modalities: Optional[Iterable["Modality | str"]] = None
 ) -> EdgeBindModel:
-    """Build the model saved in `directory` (or a shipped checkpoint's registered name), for all
-    or some of its modalities, in eval mode."""
-    from edgebind.models.registry import MODELS  # the registry builds on this module
-
-    if not isinstance(directory, Path) and directory in MODELS:
-        directory = MODELS.get(directory)
-        if not directory.is_dir():
-            raise CheckpointError(f"{directory.stem!r} is a model config, not a trained checkpoint; "
-                                  "build it with create_model (random weights) or load a checkpoint directory")
+    """Build the model saved in checkpoint `directory`, for all or some of its modalities, in eval
+    mode (`edgebind.load_model` also takes the names of shipped checkpoints)."""
     directory = Path(directory)
     config_path, weights = directory / CONFIG_FILE, directory / WEIGHTS_FILE
     for path in (config_path, weights):

@@ -62,14 +62,8 @@ class EncoderConfig:
     learnable_scale: bool = False
 
     def __post_init__(self):
-        from edgebind.models.encoders import ENCODERS  # the registry lives with the builders
-        from edgebind.models.stems import STEMS
-
-        ENCODERS.get(self.source)
         if self.source == "native" and (self.stem is None or self.trunk is None):
             raise ConfigError("a native encoder needs both 'stem' and 'trunk'")
-        if self.stem is not None:
-            STEMS.get(self.stem.type)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from typing import Callable, NamedTuple, Optional
 
 from torch import nn
 
+from edgebind.errors import ConfigError
 from edgebind.models.config import ModelConfig
 from edgebind.models.heads import HEADS, PassthroughHead, postprocessor
 from edgebind.models.layers import Transformer, init_weights
@@ -58,5 +59,13 @@ def _native_encoder(modality: Modality, config: ModelConfig, anchor: Optional[nn
 
 
 def build_encoder(modality: Modality, config: ModelConfig, anchor: Optional[nn.Module] = None) -> EncoderParts:
-    """The four parts of `modality`'s encoder, built as its config's `source` says."""
-    return ENCODERS.get(config.encoder(modality).source)(modality, config, anchor)
+    """The four parts of `modality`'s encoder, built as its config's `source` says; an unknown
+    source, stem or head type names the place in the config."""
+    enc = config.encoder(modality)
+    try:
+        builder = ENCODERS.get(enc.source)
+        if enc.stem is not None:
+            HEADS.get(STEMS.get(enc.stem.type).head)
+    except ConfigError as exc:
+        raise ConfigError(f"model config {config.name!r}: modalities.{modality.value}: {exc}") from None
+    return builder(modality, config, anchor)

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from edgebind.errors import ConfigError, UnknownModelError
-from edgebind.models.checkpoint import CONFIG_FILE, load_model
+from edgebind.errors import CheckpointError
+from edgebind.models.checkpoint import CONFIG_FILE, load_checkpoint
 from edgebind.models.config import ModelConfig
 from edgebind.models.model import EdgeBindModel
 from edgebind.modality import Modality
@@ -86,8 +87,20 @@ def create_model(
         if anchor_weights:
             raise ConfigError(f"anchor weights apply to a model config; the checkpoint {path} holds its "
                               "own anchor weights already: leave out anchor_weights / --anchor-weights")
-        return load_model(path, modalities)
+        return load_checkpoint(path, modalities)
     return EdgeBindModel(ModelConfig.from_json_file(path), modalities, anchor_weights).eval()
+
+
+def load_model(
+    directory: "str | Path", modalities: Optional[Iterable["Modality | str"]] = None
+) -> EdgeBindModel:
+    """A trained model: a checkpoint directory, or the registered name of a shipped checkpoint."""
+    if not isinstance(directory, Path) and directory in MODELS:
+        directory = MODELS.get(directory)
+        if not directory.is_dir():
+            raise CheckpointError(f"{directory.stem!r} is a model config, not a trained checkpoint; "
+                                  "build it with create_model (random weights) or load a checkpoint directory")
+    return load_checkpoint(directory, modalities)
 
 
 add_model_config(CONFIG_DIR)
