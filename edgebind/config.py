@@ -25,6 +25,10 @@ def from_dict(cls: type[T], data: Any, where: str = "config") -> T:
         raise ConfigError(
             f"{where}: unknown key(s) {unknown} for {cls.__name__}; valid keys: {sorted(fields)}"
         )
+    required = [f.name for f in fields.values() if f.init and f.default is dataclasses.MISSING
+                and f.default_factory is dataclasses.MISSING and f.name not in data]
+    if required:
+        raise ConfigError(f"{where}: missing required key(s) {required} for {cls.__name__}")
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for name, value in data.items():

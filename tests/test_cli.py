@@ -165,3 +165,15 @@ def test_user_errors_are_messages_before_any_work(tmp_path, capsys, mini_run):
         assert main(argv) == 2, name
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err, (name, err)
+
+
+def test_train_option_errors_are_messages(world_dir, tmp_path, capsys):
+    base = ["train", "--stage", "bind", "--data", str(world_dir)]
+    cases = [(base, "missing required key(s) ['out']"),
+             (base + ["--out", str(tmp_path / "r"), "--set", "max_skip_fraction=abc"],
+              "max_skip_fraction takes a float value, got 'abc'")]
+    for argv, message in cases:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()

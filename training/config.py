@@ -119,5 +119,9 @@ def load_train_config(
         key, sep, raw = item.partition("=")
         if not sep or key not in defaults:
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE with KEY one of {sorted(defaults)}")
-        data[key] = _coerce(raw, data.get(key, defaults[key]))
+        try:
+            data[key] = _coerce(raw, data.get(key, defaults[key]))
+        except ValueError:
+            kind = type(data.get(key, defaults[key])).__name__
+            raise ConfigError(f"--set {item!r}: {key} takes a {kind} value, got {raw!r}") from None
     return from_dict(TrainConfig, data, path or "training options")

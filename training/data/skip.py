@@ -141,7 +141,8 @@ def check_skip_limit(what: str, summary: str, skipped: int, total: int, limit: f
     if skipped > limit * total:
         raise InputError(
             f"{what}: skipped {summary}; that is more than max_skip_fraction={limit:g}{where}. "
-            "Fix or re-download the data, or pass a larger max_skip_fraction if this loss is expected"
+            "Fix or re-download the data, or, if this loss is expected, raise the limit (e.g. "
+            "`--set max_skip_fraction=0.2` for train, `--data-option max_skip_fraction=0.2` for eval)"
         )
 
 
