@@ -11,15 +11,15 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "EdgeBindModel": "edgebind.models",
+    "EdgeBindModel": "edgebind.models.model",
     "Modality": "edgebind.modality",
-    "ModelConfig": "edgebind.models",
-    "add_model_config": "edgebind.models",
+    "ModelConfig": "edgebind.models.config",
+    "add_model_config": "edgebind.models.registry",
     "cosine_similarity": "edgebind.scoring",
-    "create_model": "edgebind.models",
-    "list_models": "edgebind.models",
-    "load_model": "edgebind.models",
-    "save_model": "edgebind.models",
+    "create_model": "edgebind.models.factory",
+    "list_models": "edgebind.models.registry",
+    "load_model": "edgebind.models.factory",
+    "save_model": "edgebind.models.checkpoint",
     "softmax_scores": "edgebind.scoring",
 }
 __all__ = sorted(_EXPORTS)

@@ -7,7 +7,7 @@ from safetensors.torch import load_file, save_file
 
 import edgebind
 from edgebind.errors import CheckpointError, ConfigError, ModalityError
-from edgebind.models.checkpoint import CONFIG_FILE, WEIGHTS_FILE
+from edgebind.models.registry import CONFIG_FILE, WEIGHTS_FILE
 
 
 @pytest.fixture(scope="module")

@@ -177,3 +177,13 @@ def test_train_option_errors_are_messages(world_dir, tmp_path, capsys):
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err
     assert not (tmp_path / "r").exists()
+
+
+def test_help_and_models_start_without_torch():
+    """`edgebind --help` and `edgebind models` answer at once: they never import torch."""
+    code = ("import sys\nfrom edgebind.cli.main import main\nmain(['models'])\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\nprint('torch loaded:', 'torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "edgebind-tiny-synthetic  trained" in result.stdout
+    assert result.stdout.strip().endswith("torch loaded: False")

@@ -12,7 +12,8 @@ from tqdm import tqdm
 
 from edgebind.errors import CheckpointError
 from edgebind.models import create_model, save_model
-from edgebind.models.checkpoint import WEIGHTS_FILE, load_state
+from edgebind.models.checkpoint import load_state
+from edgebind.models.registry import WEIGHTS_FILE
 from edgebind.modality import Modality
 from edgebind.training.config import TrainConfig
 from edgebind.training.data.sources import open_data

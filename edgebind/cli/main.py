@@ -37,6 +37,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print(f"edgebind {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`edgebind models | head`): nothing to report
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -9,18 +9,20 @@ examples:
 """
 from __future__ import annotations
 
+import json
+
 from edgebind.cli.common import add_command
 
 
 def run(args) -> int:
-    from edgebind.models import get_model_config, list_models
-    from edgebind.models.registry import is_pretrained
+    from edgebind.models.registry import config_path, is_pretrained, list_models
 
-    for name in list_models():
-        config = get_model_config(name)
+    for name in list_models():  # read as plain JSON: listing needs no torch
+        config = json.loads(config_path(name).read_text())
         kind = "trained" if is_pretrained(name) else "config"
-        modalities = ",".join(config.modalities)
-        print(f"{name:<24} {kind:<8} dim={config.embed_dim:<5} {modalities}\n{'':<33} {config.description}")
+        modalities = ",".join(config["modalities"])
+        print(f"{name:<24} {kind:<8} dim={config['embed_dim']:<5} {modalities}\n{'':<33} "
+              f"{config.get('description', '')}")
     return 0
 
 

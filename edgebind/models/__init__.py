@@ -1,10 +1,26 @@
-"""The joint model, its configs and checkpoints."""
-from edgebind.models.checkpoint import save_model
-from edgebind.models.config import ModelConfig
-from edgebind.models.model import EdgeBindModel
-from edgebind.models.registry import add_model_config, create_model, get_model_config, list_models, load_model
+"""The joint model, its configs and checkpoints; names are imported on first use, so that the
+torch-free parts (the registry of names) load without torch."""
+from __future__ import annotations
 
-__all__ = [
-    "EdgeBindModel", "ModelConfig", "add_model_config", "create_model", "get_model_config",
-    "list_models", "load_model", "save_model",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "EdgeBindModel": "edgebind.models.model",
+    "ModelConfig": "edgebind.models.config",
+    "add_model_config": "edgebind.models.registry",
+    "create_model": "edgebind.models.factory",
+    "get_model_config": "edgebind.models.factory",
+    "list_models": "edgebind.models.registry",
+    "load_model": "edgebind.models.factory",
+    "save_model": "edgebind.models.checkpoint",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'edgebind.models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value

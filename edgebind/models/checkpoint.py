@@ -14,9 +14,8 @@ from edgebind.fileio import atomic_write
 from edgebind.models.config import ModelConfig
 from edgebind.models.model import EdgeBindModel
 from edgebind.modality import Modality
+from edgebind.models.registry import CONFIG_FILE, WEIGHTS_FILE
 
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
 
 
 def save_model(

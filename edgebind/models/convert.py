@@ -15,10 +15,11 @@ from safetensors.torch import save_file
 
 from edgebind.errors import CheckpointError
 from edgebind.fileio import atomic_write
-from edgebind.models.checkpoint import CONFIG_FILE, WEIGHTS_FILE, check_layout
+from edgebind.models.checkpoint import check_layout
 from edgebind.models.config import ModelConfig
 from edgebind.models.model import EdgeBindModel
-from edgebind.models.registry import get_model_config
+from edgebind.models.factory import get_model_config
+from edgebind.models.registry import CONFIG_FILE, WEIGHTS_FILE
 
 WRAPPER_KEYS = ("model", "state_dict", "module")  # training scripts often nest the state dict
 
