@@ -8,7 +8,7 @@ recording and finishes the file. Without --duration it records until stopped.
 
 examples:
   edgebind record --sensors sim --duration 10 sim.mcap
-  edgebind record --sensors sim_audio,sim_imu --set sim.speed=0 --duration 60 fast.mcap
+  edgebind record --sensors sim_audio,sim_imu --set sim.speed=0 --set sim.duration_s=60 fast.mcap
   edgebind record --sensors imu --set imu.port=/dev/ttyUSB0 --set imu.protocol=witmotion --set imu.baudrate=9600 imu.mcap
   edgebind record --sensors replay --set replay.path=sim.mcap --set replay.speed=0 copy.mcap
 """
