@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Any, TypeVar
+from typing import Any, Sequence, TypeVar
 
 from edgebind.errors import ConfigError
 
@@ -58,3 +58,9 @@ def _unwrap_optional(hint: Any) -> Any:
 def to_dict(obj: Any) -> dict:
     """The inverse of from_dict: a JSON-ready dict (tuples become lists)."""
     return dataclasses.asdict(obj)
+
+
+def check_choice(value: str, choices: Sequence[str], name: str) -> None:
+    """Raise ConfigError unless config field `name` is one of `choices`."""
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")

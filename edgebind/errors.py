@@ -66,3 +66,15 @@ def require(module: str, extra: str, feature: str):
         raise MissingDependencyError(
             f"{feature} needs the '{module}' package: pip install 'edgebind[{extra}]'"
         ) from exc
+
+
+class DeviceError(EdgeBindError):
+    """A sensor could not be opened or read, or a recording could not be written."""
+
+
+class DeviceNotConnectedError(DeviceError, ConnectionError):
+    """A sensor is missing, unplugged or closed; reconnecting sources retry, others stop."""
+
+
+class RecordingError(DeviceError):
+    """A recording file cannot be written or read (full disk, not an MCAP file, foreign schema)."""

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from edgebind.errors import ConfigError, InputError
+from edgebind.frames import CAMERA_PRESETS, DepthFrame  # noqa: F401  (re-exported)
 from edgebind.modality import Modality
 from edgebind.transforms.base import TRANSFORMS, Transform
 from edgebind.transforms.io import (
@@ -40,37 +41,6 @@ from edgebind.transforms.io import (
     resize_center_crop,
     to_numpy,
 )
-
-CAMERA_PRESETS: dict[str, tuple[float, float]] = {
-    "kinect_v1": (0.075, 518.857),
-    "kinect_v2": (0.075, 365.5),
-    "realsense_d415": (0.055, 592.0),
-    "realsense_d435": (0.050, 383.0),
-    "realsense_d455": (0.095, 390.0),
-    "xtion": (0.095, 570.0),
-}
-
-
-@dataclass(frozen=True)
-class DepthFrame:
-    """A depth map (path, uint16 millimetres or float metres) with the camera that took it."""
-
-    depth: Any
-    baseline_m: float
-    focal_px: float
-
-    def __post_init__(self) -> None:
-        if not (np.isfinite([self.baseline_m, self.focal_px]).all() and self.baseline_m > 0
-                and self.focal_px > 0):
-            raise InputError(f"depth frame: baseline_m and focal_px must be finite and > 0, got "
-                             f"{self.baseline_m} and {self.focal_px}; pass the camera's own calibration")
-
-    @classmethod
-    def from_camera(cls, depth: Any, camera: str) -> "DepthFrame":
-        """A frame from a camera preset (see CAMERA_PRESETS)."""
-        check_choice(camera, tuple(CAMERA_PRESETS), "camera")
-        return cls(depth, *CAMERA_PRESETS[camera])
-
 
 @dataclass
 class DepthConfig:

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from edgebind.errors import ConfigError, InputError, UnreadableFileError
+from edgebind.config import check_choice  # noqa: F401  (re-exported for the transforms)
+from edgebind.errors import InputError, UnreadableFileError
 
 IMU_CSV_HEADER = ("t", "ax", "ay", "az", "gx", "gy", "gz")
 _READ_ERRORS = (OSError, ValueError, RuntimeError, EOFError, TypeError)
@@ -39,12 +40,6 @@ def check_file(path: str | os.PathLike[str], suffixes: Sequence[str], what: str)
     if not path.is_file():
         raise UnreadableFileError(f"{what}: file not found: {path}; check the path")
     return path
-
-
-def check_choice(value: str, choices: Sequence[str], name: str) -> None:
-    """Raise ConfigError unless config field `name` is one of `choices`."""
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
 
 
 def check_rate(rate: Any, what: str) -> float:

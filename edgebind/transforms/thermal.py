@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from edgebind.errors import ConfigError, InputError
+from edgebind.frames import THERMAL_UNITS as UNITS, ThermalFrame  # noqa: F401  (re-exported)
 from edgebind.modality import Modality
 from edgebind.transforms.base import TRANSFORMS, Transform
 from edgebind.transforms.io import (
@@ -36,20 +37,8 @@ from edgebind.transforms.io import (
     to_numpy,
 )
 
-UNITS = ("auto", "kelvin", "celsius", "centikelvin", "uint8")
 _KELVIN_OFFSET = 273.15
 _MIN_SCENE_KELVIN = 150.0
-
-
-@dataclass(frozen=True)
-class ThermalFrame:
-    """A thermal frame (path or array) with the units its values are in (see UNITS)."""
-
-    data: Any
-    units: str
-
-    def __post_init__(self) -> None:
-        check_choice(self.units, UNITS, "thermal frame units")
 
 
 @dataclass

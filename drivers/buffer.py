@@ -1,0 +1,94 @@
+"""A bounded, thread-safe hand-over between a source's reader thread and its consumer.
+
+Live sources never wait for a slow consumer: a full buffer drops its oldest chunk, counts it, and
+the consumer receives one Gap saying how many were lost before the next chunk. Offline sources
+(replay, an as-fast-as-possible sim) ask for back-pressure instead and lose nothing.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+from edgebind.drivers.chunks import Chunk, Gap, Item
+
+
+class ChunkBuffer:
+    """At most `capacity` items; `lossless=True` makes `put` wait for room instead of dropping."""
+
+    def __init__(self, source: str, capacity: int, lossless: bool = False) -> None:
+        self.source, self.capacity, self.lossless = source, capacity, lossless
+        self.drops = 0
+        self._items: deque[Item] = deque()
+        self._lost_chunks = 0  # dropped since the consumer last heard of it
+        self._lost_gaps: list[str] = []  # reasons of dropped Gap markers, reported with the drop
+        self._closed = False
+        self._error: BaseException | None = None
+        self._cond = threading.Condition()
+
+    def put(self, item: Item) -> bool:
+        """Add `item`; False when the buffer is closed (the producer should stop)."""
+        with self._cond:
+            while self.lossless and len(self._items) >= self.capacity and not self._closed:
+                self._cond.wait()
+            if self._closed:
+                return False
+            if len(self._items) >= self.capacity:
+                self._drop_oldest()
+            self._items.append(item)
+            self._cond.notify_all()
+            return True
+
+    def _drop_oldest(self) -> None:
+        old = self._items.popleft()
+        if isinstance(old, Chunk):
+            self.drops += 1
+            self._lost_chunks += 1
+        else:
+            self._lost_gaps.append(old.reason)
+            self._lost_chunks += old.dropped
+
+    def get(self, timeout: float | None = None) -> Item | None:
+        """The next item (a Gap first if anything was dropped); None when none came within
+        `timeout` or the buffer is closed and empty. Re-raises the producer's error at the end."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while not self._items and not self._closed:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return None
+                self._cond.wait(left)
+            if self._lost_chunks or self._lost_gaps:
+                return self._loss_gap()
+            if self._items:
+                item = self._items.popleft()
+                self._cond.notify_all()
+                return item
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
+            return None
+
+    def _loss_gap(self) -> Gap:
+        reasons = list(self._lost_gaps)
+        if self._lost_chunks:
+            reasons.append(f"{self._lost_chunks} chunk(s) dropped: the consumer is slower than the source")
+        gap = Gap(self.source, "; ".join(reasons), time.monotonic(), self._lost_chunks)
+        self._lost_chunks, self._lost_gaps = 0, []
+        return gap
+
+    def close(self, error: BaseException | None = None) -> None:
+        """No more items will come; `error` (if any) is raised to the consumer after the last item."""
+        with self._cond:
+            self._closed, self._error = True, error
+            self._cond.notify_all()
+
+    @property
+    def exhausted(self) -> bool:
+        """Closed, and every item (and the closing error) handed over."""
+        with self._cond:
+            return self._closed and not self._items and self._error is None and not self._lost_chunks
+
+    def __len__(self) -> int:
+        with self._cond:
+            return len(self._items)
