@@ -1,8 +1,10 @@
 """Evaluation tasks and the end-to-end reproduce run, on a minute-free mini run."""
+import argparse
 import json
 
 import pytest
 
+from edgebind.cli.eval import run
 from edgebind.cli.main import main
 from edgebind.errors import ConfigError
 from edgebind.training.data.manifest import ManifestDataset
@@ -51,19 +53,17 @@ def test_prompts_file_is_used(mini_run, tmp_path):
     assert default.shape == custom.shape and not (default - custom).abs().max() < 1e-6
 
 
-def test_bad_prompts_file(mini_run, tmp_path):
+def test_bad_prompts_file(mini_run, tmp_path, capsys):
     out, _ = mini_run
     bad = tmp_path / "p.json"
     bad.write_text("[1, 2]")
     assert main(["eval", "--model", str(out / "bind"), "--data", str(out / "world" / "test"),
                  "--task", "zeroshot", "--modality", "audio", "--prompts", str(bad)]) == 2
+    assert f"{bad}: prompts must be a JSON object" in capsys.readouterr().err
 
 
-def test_task_needs_a_modality(mini_run):
-    out, _ = mini_run
-    with pytest.raises(ConfigError):
-        from edgebind.cli.eval import run
-        import argparse
+def test_task_needs_a_modality():
+    with pytest.raises(ConfigError, match="--task zeroshot needs --modality"):
         run(argparse.Namespace(task="zeroshot", modality=None))
 
 
@@ -90,3 +90,4 @@ def test_data_options_reach_the_data_set(mini_run, tmp_path, capsys):
     assert main(common + ["--data-option", "splitt=test"]) == 2
     assert "splitt" in capsys.readouterr().err
     assert main(common + ["--data-option", "nonsense"]) == 2
+    assert "--data-option 'nonsense': expected KEY=VALUE" in capsys.readouterr().err
