@@ -1,5 +1,6 @@
 """Checkpoints: exact round trip, partial loads, and typed errors naming the file and key."""
 import json
+import re
 
 import pytest
 import torch
@@ -46,57 +47,42 @@ def _copy(saved, tmp_path):
 
 def test_missing_weights_file(saved, tmp_path):
     (tmp_path / CONFIG_FILE).write_bytes((saved / CONFIG_FILE).read_bytes())
-    with pytest.raises(CheckpointError, match=WEIGHTS_FILE):
+    with pytest.raises(CheckpointError, match=re.escape(f"{tmp_path / WEIGHTS_FILE} is missing")):
         edgebind.load_model(tmp_path)
 
 
-def test_truncated_file_names_the_file(saved, tmp_path):
-    ckpt = _copy(saved, tmp_path)
-    data = (ckpt / WEIGHTS_FILE).read_bytes()
-    (ckpt / WEIGHTS_FILE).write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match="truncated"):
-        edgebind.load_model(ckpt)
+@pytest.mark.parametrize("damage, message", [
+    (lambda data: data[: len(data) // 2], "is not a readable safetensors file .*it may be truncated"),
+    (lambda data: b"not a checkpoint at all", "is not a readable safetensors file"),
+], ids=["truncated", "garbage"])
+def test_unreadable_weights_name_the_file(saved, tmp_path, damage, message):
+    weights = _copy(saved, tmp_path) / WEIGHTS_FILE
+    weights.write_bytes(damage(weights.read_bytes()))
+    with pytest.raises(CheckpointError, match=f"{re.escape(str(weights))} {message}"):
+        edgebind.load_model(tmp_path)
 
 
-def test_garbage_file(saved, tmp_path):
-    ckpt = _copy(saved, tmp_path)
-    (ckpt / WEIGHTS_FILE).write_bytes(b"not a checkpoint at all")
-    with pytest.raises(CheckpointError, match="model.safetensors"):
-        edgebind.load_model(ckpt)
-
-
-def test_missing_key_is_named(saved, tmp_path):
-    ckpt = _copy(saved, tmp_path)
-    tensors = load_file(ckpt / WEIGHTS_FILE)
-    del tensors["modality_heads.audio.2.weight"]
-    save_file(tensors, ckpt / WEIGHTS_FILE)
-    with pytest.raises(CheckpointError, match=r"modality_heads\.audio\.2\.weight"):
-        edgebind.load_model(ckpt)
-
-
-def test_mismatched_shape_is_named(saved, tmp_path):
-    ckpt = _copy(saved, tmp_path)
-    tensors = load_file(ckpt / WEIGHTS_FILE)
-    tensors["modality_heads.imu.2.weight"] = torch.zeros(3, 3)
-    save_file(tensors, ckpt / WEIGHTS_FILE)
-    with pytest.raises(CheckpointError, match=r"modality_heads\.imu\.2\.weight.*\[3, 3\]"):
-        edgebind.load_model(ckpt)
-
-
-def test_unexpected_key_is_named(saved, tmp_path):
-    ckpt = _copy(saved, tmp_path)
-    tensors = load_file(ckpt / WEIGHTS_FILE)
-    tensors["modality_trunks.audio.blocks.9.norm_1.weight"] = torch.zeros(64)
-    save_file(tensors, ckpt / WEIGHTS_FILE)
-    with pytest.raises(CheckpointError, match=r"blocks\.9\.norm_1"):
-        edgebind.load_model(ckpt)
+@pytest.mark.parametrize("edit, message", [
+    (lambda t: t.pop("modality_heads.audio.2.weight"), "missing key 'modality_heads.audio.2.weight'"),
+    (lambda t: t.update({"modality_heads.imu.2.weight": torch.zeros(3, 3)}),
+     "key 'modality_heads.imu.2.weight' has shape [3, 3]"),
+    (lambda t: t.update({"modality_trunks.audio.blocks.9.norm_1.weight": torch.zeros(64)}),
+     "unknown key 'modality_trunks.audio.blocks.9.norm_1.weight' (1 in all) is not part of the edgebind-tiny layout"),
+], ids=["missing", "shape", "unexpected"])
+def test_bad_key_is_named_with_the_file(saved, tmp_path, edit, message):
+    weights = _copy(saved, tmp_path) / WEIGHTS_FILE
+    tensors = load_file(weights)
+    edit(tensors)
+    save_file(tensors, weights)
+    with pytest.raises(CheckpointError, match=re.escape(f"{weights}: {message}")):
+        edgebind.load_model(tmp_path)
 
 
 def test_broken_config_json(saved, tmp_path):
-    ckpt = _copy(saved, tmp_path)
-    (ckpt / CONFIG_FILE).write_text("{ not json")
-    with pytest.raises(ConfigError, match=CONFIG_FILE):
-        edgebind.load_model(ckpt)
+    config = _copy(saved, tmp_path) / CONFIG_FILE
+    config.write_text("{ not json")
+    with pytest.raises(ConfigError, match=re.escape(f"cannot read model config {config}")):
+        edgebind.load_model(tmp_path)
 
 
 def test_load_model_resolves_shipped_names_and_refuses_configs():

@@ -51,7 +51,7 @@ def test_bad_input_exits_2_with_a_message(tmp_path, capsys):
     bad.write_bytes(b"RIFF....nonsense")
     assert main(["embed", "--modality", "audio", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert "broken.wav" in err and "Traceback" not in err
+    assert f"audio: cannot decode {bad} (" in err and "Traceback" not in err
 
 
 def test_console_script_runs_the_demo(tmp_path):

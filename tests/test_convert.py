@@ -1,5 +1,6 @@
 """Converting ImageBind-layout .pth checkpoints, and loading OpenCLIP anchors from local files."""
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -62,29 +63,33 @@ def test_wrapped_and_prefixed_state_dicts_convert(reduced, tmp_path):
     assert all(torch.equal(v, converted.state_dict()[k]) for k, v in state.items())
 
 
-@pytest.mark.parametrize("edit, match", [
+@pytest.mark.parametrize("edit, message", [
     (lambda s: s.pop("modality_heads.imu.3.weight"), "missing key 'modality_heads.imu.3.weight'"),
-    (lambda s: s.update({"modality_heads.imu.9.weight": torch.zeros(1)}), "unknown key 'modality_heads.imu.9"),
-    (lambda s: s.update({"modality_heads.imu.3.weight": torch.zeros(3, 3)}), r"has shape \[3, 3\]"),
-])
-def test_layout_errors_name_the_key(reduced, tmp_path, edit, match):
+    (lambda s: s.update({"modality_heads.imu.9.weight": torch.zeros(1)}),
+     "unknown key 'modality_heads.imu.9.weight'"),
+    (lambda s: s.update({"modality_heads.imu.3.weight": torch.zeros(3, 3)}),
+     "key 'modality_heads.imu.3.weight' has shape [3, 3]"),
+], ids=["missing", "unknown", "shape"])
+def test_layout_errors_name_the_file_and_key(reduced, tmp_path, edit, message):
     state = dict(reduced[0].state_dict())
     edit(state)
-    with pytest.raises(CheckpointError, match=match):
-        convert_imagebind(_save(state, tmp_path / "bad.pth"), tmp_path / "out", model="imagebind-reduced")
+    path = _save(state, tmp_path / "bad.pth")
+    with pytest.raises(CheckpointError, match=re.escape(f"{path}: {message}")):
+        convert_imagebind(path, tmp_path / "out", model="imagebind-reduced")
     assert not (tmp_path / "out" / "model.safetensors").exists()
 
 
-def test_truncated_and_foreign_files(reduced, tmp_path):
-    data = reduced[1].read_bytes()
-    (tmp_path / "cut.pth").write_bytes(data[: len(data) // 3])
-    with pytest.raises(CheckpointError, match="truncated"):
-        convert_imagebind(tmp_path / "cut.pth", tmp_path / "out", model="imagebind-reduced")
-    (tmp_path / "notes.pth").write_text("hello")
-    with pytest.raises(CheckpointError, match="notes.pth"):
-        convert_imagebind(tmp_path / "notes.pth", tmp_path / "out", model="imagebind-reduced")
-    with pytest.raises(CheckpointError, match="does not exist"):
-        convert_imagebind(tmp_path / "absent.pth", tmp_path / "out", model="imagebind-reduced")
+@pytest.mark.parametrize("content, message", [
+    (lambda data: data[: len(data) // 3], "is not a readable PyTorch checkpoint .*it may be truncated"),
+    (lambda data: b"hello", "is not a readable PyTorch checkpoint"),
+    (None, "does not exist"),
+], ids=["truncated", "foreign", "absent"])
+def test_truncated_foreign_and_missing_files_are_named(reduced, tmp_path, content, message):
+    path = tmp_path / "in.pth"
+    if content is not None:
+        path.write_bytes(content(reduced[1].read_bytes()))
+    with pytest.raises(CheckpointError, match=f"{re.escape(str(path))} {message}"):
+        convert_imagebind(path, tmp_path / "out", model="imagebind-reduced")
 
 
 def test_the_official_layout_is_what_convert_checks_against():
@@ -110,10 +115,11 @@ def test_openclip_anchor_weights_load_from_a_local_file(tmp_path):
 def test_wrong_anchor_weights_fail_clearly(tmp_path):
     path = tmp_path / "other.pt"
     torch.save({"visual.conv1.weight": torch.zeros(3)}, path)
-    with pytest.raises(CheckpointError, match="other.pt"):
+    with pytest.raises(CheckpointError, match=re.escape(f"cannot load OpenCLIP weights from {path} into")):
         edgebind.create_model("edgebind-tiny", modalities=["vision"], anchor_weights=str(path))
-    with pytest.raises(CheckpointError, match="do not exist"):
-        edgebind.create_model("edgebind-tiny", modalities=["vision"], anchor_weights=str(tmp_path / "nope.pt"))
+    missing = tmp_path / "nope.pt"
+    with pytest.raises(CheckpointError, match=re.escape(f"anchor weights {missing} do not exist")):
+        edgebind.create_model("edgebind-tiny", modalities=["vision"], anchor_weights=str(missing))
 
 
 def test_anchor_transforms_come_from_the_openclip_model_when_not_configured(tmp_path):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -64,10 +65,11 @@ def test_manifest_modalities_filter(tmp_path):
 
 
 def test_skip_limit_raises_with_reasons(tmp_path):
-    expected = r"skipped 1 of 3 samples: missing audio file x1.*max_skip_fraction=0.05"
-    with pytest.raises(InputError, match=expected):
+    expected = (f"skipped 1 of 3 samples: missing audio file x1 (e.g. {tmp_path / 'missing.wav'}); "
+                f"that is more than max_skip_fraction=0.05 of {tmp_path / 'manifest.jsonl'}")
+    with pytest.raises(InputError, match=re.escape(expected)):
         ManifestDataset(make_manifest(tmp_path))
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=re.escape("max_skip_fraction must be in [0, 1], got 1.5")):
         ManifestDataset(tmp_path, max_skip_fraction=1.5)
 
 
@@ -126,12 +128,15 @@ def test_sunrgbd_split_file_and_load_time_skips(tmp_path):
                      "SUNRGBD/kv1/NYUdata/NYU0002\nkv1/NYUdata/NYU0003\n")
     data = SUNRGBD(tmp_path, split_file=split, max_skip_fraction=0.5)
     assert len(data) == 3
-    with pytest.raises(SkipSample, match="unreadable sample"):
+    bad = tmp_path / "kv1/NYUdata/NYU0002/depth/0001.png"
+    detail = f"kv1/NYUdata/NYU0002: depth: cannot read image {bad}"
+    with pytest.raises(SkipSample, match=re.escape(f"unreadable sample: {detail}")):
         data[1]
     assert [r.id for r in iter_records(data)] == ["kv1/NYUdata/NYU0001", "kv1/NYUdata/NYU0003"]
     assert data.skipped == {"unreadable sample": 1}  # counted once although read twice
     strict = SUNRGBD(tmp_path, split_file=split, max_skip_fraction=0.0)
-    with pytest.raises(InputError, match=r"skipped 1 of 3 samples: unreadable sample") as err:
+    summary = f"skipped 1 of 3 samples: unreadable sample x1 (e.g. {detail}"
+    with pytest.raises(InputError, match=re.escape(summary)) as err:
         list(iter_records(strict))
     assert not isinstance(err.value, SkipSample)
 
@@ -228,5 +233,6 @@ def test_registry(tmp_path):
 
 
 def test_empty_tree_says_what_was_expected(tmp_path):
-    with pytest.raises(InputError, match="llvip: found no samples under .*visible/<split>"):
+    expected = f"llvip: found no samples under {tmp_path}; expected visible/<split>"
+    with pytest.raises(InputError, match=re.escape(expected)):
         LLVIP(tmp_path)

@@ -7,6 +7,7 @@ audio tells its time).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -105,18 +106,23 @@ def test_audioset_corrupt_and_truncated_clips_are_skipped(tmp_path, clip):
     (root / "clips/-0RWZT-miFs.mp4").write_bytes(b"\x00" * 1000)
     write_clip(root / "clips/-0SdAVK79lg_0.mp4", audio_seconds=1.0)
     data = AudioSet(root, max_skip_fraction=0.9)
-    with pytest.raises(SkipSample, match="undecodable video"):
+    with pytest.raises(SkipSample, match=re.escape(f"undecodable video: {root / 'clips/-0RWZT-miFs.mp4'}: ")):
         data[1]
-    with pytest.raises(SkipSample, match="truncated audio"):
+    short = f"truncated audio: {root / 'clips/-0SdAVK79lg_0.mp4'}: 0.52 s of audio where 2 s were needed"
+    with pytest.raises(SkipSample, match=re.escape(short)):
         data[2]
     assert [r.id for r in iter_records(data)] == ["--PJHxphWEs_30"]
     assert data.skipped["undecodable video"] == 1 and data.skipped["truncated audio"] == 1
 
 
 def test_audioset_too_many_missing_clips(tmp_path, clip):
-    expected = r"audioset: skipped 3 of 5 samples: bad CSV row x2 .*missing clip x1"
-    with pytest.raises(InputError, match=expected):
-        AudioSet(make_audioset(tmp_path, clip))
+    root = make_audioset(tmp_path, clip)
+    segments, missing = root / "balanced_train_segments.csv", root / "clips/-0SdAVK79lg_0.mp4"
+    expected = (f"audioset: skipped 3 of 5 samples: bad CSV row x2 (e.g. {segments}:7: start/end 'abc', "
+                f"'10.000' are not numbers); missing clip x1 (e.g. {missing}); that is more than "
+                f"max_skip_fraction=0.05 of {root}.")
+    with pytest.raises(InputError, match=re.escape(expected)):
+        AudioSet(root)
 
 
 def test_vggsound_split_and_naming(tmp_path, clip):
@@ -197,5 +203,6 @@ def test_video_records_feed_the_transforms(tmp_path, clip):
 def test_ego4d_imu_gap_is_skipped(tmp_path, clip):
     data = Ego4D(make_ego4d(tmp_path, clip, gap=(1.2, 1.8)), window_seconds=1.0, video_uids=["aaa"])
     assert len(data) == 2 and not data.skipped
-    with pytest.raises(InputError, match=r"skipped 1 of 2 samples: IMU gap"):
+    gap = f"skipped 1 of 2 samples: IMU gap x1 (e.g. {tmp_path / 'v2/imu/aaa.csv'}: 0.60 s without samples"
+    with pytest.raises(InputError, match=re.escape(gap)):
         data[1]

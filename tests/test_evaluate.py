@@ -50,12 +50,13 @@ def test_prompts_file_is_used(mini_run, tmp_path):
     assert default.shape == custom.shape and not (default - custom).abs().max() < 1e-6
 
 
-def test_bad_prompts_file(mini_run, tmp_path):
+def test_bad_prompts_file(mini_run, tmp_path, capsys):
     out, _ = mini_run
     bad = tmp_path / "p.json"
     bad.write_text("[1, 2]")
     assert main(["eval", "--model", str(out / "bind"), "--data", str(out / "world" / "test"),
                  "--task", "zeroshot", "--modality", "audio", "--prompts", str(bad)]) == 2
+    assert f"{bad}: prompts must be a JSON object" in capsys.readouterr().err
 
 
 def test_task_needs_a_modality(mini_run, capsys):
@@ -88,6 +89,7 @@ def test_data_options_reach_the_data_set(mini_run, tmp_path, capsys):
     assert main(common + ["--data-option", "splitt=test"]) == 2
     assert "splitt" in capsys.readouterr().err
     assert main(common + ["--data-option", "nonsense"]) == 2
+    assert "--data-option 'nonsense': expected KEY=VALUE" in capsys.readouterr().err
 
 
 def test_fewshot_beyond_the_pool_says_so(mini_run, caplog):

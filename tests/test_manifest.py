@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -81,9 +82,10 @@ def test_write_relativizes_absolute_paths(tmp_path: Path) -> None:
 
 def test_write_is_atomic_and_validates(dataset: Path) -> None:
     before = dataset.read_text()
-    with pytest.raises(InputError, match="duplicate id 'a'"):
+    with pytest.raises(InputError, match=re.escape(f"{dataset}: row 2: duplicate id 'a'")):
         write_manifest(dataset, [{"id": "a"}, {"id": "a"}])
-    with pytest.raises(InputError, match="row 1"):
+    no_id = f'{dataset}: row 1: every row needs a non-empty string "id"'
+    with pytest.raises(InputError, match=re.escape(no_id)):
         write_manifest(dataset, [{"label": "no id"}])
     assert dataset.read_text() == before
     assert not [p for p in dataset.parent.iterdir() if p.name.endswith(".tmp")]
@@ -117,5 +119,6 @@ def test_missing_file_is_an_error_only_when_checked(tmp_path: Path) -> None:
 
 
 def test_missing_manifest(tmp_path: Path) -> None:
-    with pytest.raises(UnreadableFileError, match="cannot read manifest"):
-        read_manifest(tmp_path / "nope.jsonl")
+    path = tmp_path / "nope.jsonl"
+    with pytest.raises(UnreadableFileError, match=re.escape(f"cannot read manifest {path}")):
+        read_manifest(path)

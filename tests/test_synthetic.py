@@ -173,7 +173,7 @@ def _imu_vibration_ratio(s: dict) -> float:
 
 
 # (attribute, statistic, sign): the statistic's mean over "high" samples (large, hot, fast, far)
-# minus its mean over "low" samples has this sign.
+# minus its mean over "low" samples has this sign, by more than 3 standard errors.
 ATTRIBUTE_EFFECTS = [
     ("size", lambda s: ((s["depth"] > 0) & (s["depth"] < 3800)).mean(), +1),
     ("size", lambda s: (s["thermal"] > np.median(s["thermal"]) + 2).mean(), +1),
@@ -191,8 +191,10 @@ ATTRIBUTE_EFFECTS = [
 @pytest.mark.parametrize("attribute, statistic, sign", ATTRIBUTE_EFFECTS)
 def test_attributes_show_in_every_modality(rendered: list[dict], attribute: str, statistic, sign: int) -> None:
     high = np.array([s["attributes"][attribute] == ATTRIBUTES[attribute][1] for s in rendered])
-    values = np.array([statistic(s) for s in rendered])
-    assert sign * (values[high].mean() - values[~high].mean()) > 0
+    values = np.array([statistic(s) for s in rendered], dtype=float)
+    effect = values[high].mean() - values[~high].mean()
+    stderr = np.sqrt(values[high].var(ddof=1) / high.sum() + values[~high].var(ddof=1) / (~high).sum())
+    assert sign * effect > 3 * stderr, (effect, stderr)
 
 
 @pytest.mark.parametrize(

@@ -1,16 +1,27 @@
 """Audio transform: ImageBind log-mel recipe, short-audio policy, file reading and input errors."""
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile
 import torch
+import torchaudio.compliance.kaldi
+from safetensors.torch import load_file
 
 from edgebind.errors import ConfigError, InputError, UnreadableFileError
 from edgebind.transforms.audio import AudioConfig, AudioTransform
 
 SR = 16000
 SHAPE = (3, 1, 128, 204)
+REFERENCE = Path(__file__).parent / "data" / "imagebind_audio_reference"
+NOTE = json.loads(REFERENCE.with_suffix(".json").read_text())
+# imagebind/data.py waveform2melspec, keyword for keyword.
+OFFICIAL_FBANK = dict(htk_compat=True, sample_frequency=SR, use_energy=False, window_type="hanning",
+                      num_mel_bins=128, dither=0.0, frame_length=25, frame_shift=10)
 
 
 def tones(rate: int, seconds: float) -> np.ndarray:
@@ -25,9 +36,45 @@ def sweep(seconds: float) -> np.ndarray:
     return 0.5 * np.sin(2 * np.pi * (100 * t + (6000 - 100) / (2 * seconds) * t**2))
 
 
+def reference_waveform(name: str) -> np.ndarray:
+    """The float32 recording `name` of the reference note, rebuilt from its recipe."""
+    recording = NOTE["recordings"][name]
+    t = np.arange(round(recording["seconds"] * SR)) / SR
+    x = NOTE["dc_offset"] + sum(a * np.sin(2 * np.pi * f * t) for f, a in NOTE["tones"])
+    x = x + NOTE["noise_std"] * np.random.default_rng(recording["seed"]).standard_normal(len(t))
+    return x.astype(np.float32)
+
+
 @pytest.fixture(scope="module")
 def tf() -> AudioTransform:
     return AudioTransform()
+
+
+@pytest.mark.parametrize("name", ["long", "short"])
+def test_matches_the_official_preprocessing(tf, name):
+    """The official code's output, stored in tests/data (how: the .json beside it): every
+    output-changing step (clip sampling, window, mel bins, frames, padding, normalisation) is
+    pinned to within float32 rounding, which stays below 2e-5 against a float64 computation."""
+    expected = load_file(REFERENCE.with_suffix(".safetensors"))[name]
+    torch.testing.assert_close(tf(reference_waveform(name)), expected, atol=5e-5, rtol=0)
+
+
+def test_fbank_is_called_as_imagebind_calls_it(tf, monkeypatch):
+    """Kaldi's fbank removes each frame's DC offset, and htk_compat only moves the energy column,
+    which use_energy=False leaves out: ImageBind's waveform-mean subtraction and htk_compat=True
+    change the output by float rounding at most, so no output comparison can pin them. They are
+    pinned at the call, which is what keeps edgebind bit-identical to the official code."""
+    calls = []
+    fbank = torchaudio.compliance.kaldi.fbank
+
+    def spy(waveform: torch.Tensor, **kwargs) -> torch.Tensor:
+        calls.append((waveform.mean().item(), kwargs))
+        return fbank(waveform, **kwargs)
+
+    monkeypatch.setattr(torchaudio.compliance.kaldi, "fbank", spy)
+    tf(reference_waveform("long"))  # its 0.05 DC offset must be gone from every clip
+    assert [kwargs for _, kwargs in calls] == [OFFICIAL_FBANK] * 3
+    assert all(abs(mean) < 1e-6 for mean, _ in calls), calls
 
 
 def test_defaults_are_imagebind():
@@ -57,11 +104,15 @@ def test_short_audio_gives_identical_clips_padded(tf):
     assert torch.allclose(out[..., 98:], pad_value.expand_as(out[..., 98:]))
 
 
-def test_shorter_than_one_window_is_one_frame(tf):
-    out = tf(tones(SR, 399 / SR))
+@pytest.mark.parametrize("samples", [399, 1])
+def test_shorter_than_one_window_is_zero_padded_to_one_frame(tf, samples):
+    """The official code fails below one 400-sample window; edgebind zero-pads to one window."""
+    x = tones(SR, 1.0)[:samples].astype(np.float32) + 0.3
+    out = tf(x)
+    assert torch.equal(out, tf(np.pad(x, (0, 400 - samples))))
     pad_value = torch.tensor(4.268 / 9.138)
     assert torch.allclose(out[..., 1:], pad_value.expand_as(out[..., 1:]))
-    assert torch.equal(tf(np.array([0.5])), tf(np.array([0.5])))
+    assert not torch.allclose(out[..., 0], pad_value.expand_as(out[..., 0]))
 
 
 def test_ten_second_sweep_gives_different_clips(tf):
@@ -137,13 +188,13 @@ def test_bad_inputs_raise_input_error(tf, item, message):
 def test_garbled_missing_and_unsupported_files(tf, tmp_path):
     garbled = tmp_path / "garbled.wav"
     garbled.write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk" + bytes(range(256)))
-    with pytest.raises(UnreadableFileError, match="cannot decode"):
-        tf(garbled)
-    with pytest.raises(UnreadableFileError, match="not found"):
-        tf(tmp_path / "missing.wav")
     (tmp_path / "clip.mp3").write_bytes(b"ID3")
-    with pytest.raises(UnreadableFileError, match="unsupported file type"):
-        tf(tmp_path / "clip.mp3")
+    for name, message in [("garbled.wav", "audio: cannot decode {path} ("),
+                          ("missing.wav", "audio: file not found: {path}; check the path"),
+                          ("clip.mp3", "audio: unsupported file type '.mp3' for {path}")]:
+        path = tmp_path / name
+        with pytest.raises(UnreadableFileError, match=re.escape(message.format(path=path))):
+            tf(path)
 
 
 def test_empty_wav_file_raises(tf, tmp_path):

@@ -1,6 +1,8 @@
 """Depth transform: metric depth -> disparity, units, presets, invalid pixels, cropping and errors."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -146,7 +148,7 @@ def test_batch_matches_single(tmp_path):
         (np.full((4, 4), 1000, np.int64), "ambiguous"),
         (np.ones((4, 4), bool), "dtype"),
         (np.ones((4, 4), np.complex64), "dtype"),
-        ("not-a-depth.txt", "unsupported file type"),
+        ("not-a-depth.txt", r"unsupported file type '\.txt' for not-a-depth\.txt"),
         (1.5, "numpy/torch array"),
     ],
 )
@@ -160,14 +162,13 @@ def test_bad_files(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"\x89PNG garbage")
     (tmp_path / "bad.npy").write_bytes(b"nope")
     Image.fromarray(np.full((8, 8), 100, np.uint8)).save(tmp_path / "d8.png")
-    with pytest.raises(UnreadableFileError, match="cannot read"):
-        tf(tmp_path / "bad.png")
-    with pytest.raises(UnreadableFileError, match="cannot read"):
-        tf(tmp_path / "bad.npy")
-    with pytest.raises(UnreadableFileError, match="8-bit"):
-        tf(tmp_path / "d8.png")
-    with pytest.raises(UnreadableFileError, match="not found"):
-        tf(tmp_path / "missing.png")
+    for name, message in [("bad.png", "depth: cannot read image {path} ("),
+                          ("bad.npy", "depth: cannot read {path} as a .npy array"),
+                          ("d8.png", "depth: {path} is an 8-bit image, which has lost the metric scale"),
+                          ("missing.png", "depth: file not found: {path}; check the path")]:
+        path = tmp_path / name
+        with pytest.raises(UnreadableFileError, match=re.escape(message.format(path=path))):
+            tf(path)
 
 
 def test_bad_config():

@@ -1,6 +1,8 @@
 """IMU transform: channel layout (transpose, never reshape), resampling, crop/pad, CSV and errors."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -124,7 +126,7 @@ def test_batch_matches_single(tmp_path):
         ((np.zeros((10, 6)),), "(array, rate_hz)"),
         (np.zeros((10, 6), bool), "dtype"),
         (np.zeros((10, 6), np.complex64), "dtype"),
-        ("imu.json", "unsupported file type"),
+        ("imu.json", r"unsupported file type '\.json' for imu\.json"),
     ],
 )
 def test_bad_inputs_raise_input_error(item, message):
@@ -134,19 +136,23 @@ def test_bad_inputs_raise_input_error(item, message):
 
 def test_bad_csv_files(tmp_path):
     write_csv(tmp_path / "back.csv", np.array([0.0, 0.01, 0.005]), np.zeros((3, 6)))
-    with pytest.raises(InputError, match="strictly increase"):
-        ImuTransform()(tmp_path / "back.csv")
     (tmp_path / "nohead.csv").write_text("0,1,2,3,4,5,6\n")
     (tmp_path / "cols.csv").write_text("t,ax,ay,az,gx,gy,gz\n0,1,2,3\n")
     (tmp_path / "text.csv").write_text("t,ax,ay,az,gx,gy,gz\n0,a,b,c,d,e,f\n")
     (tmp_path / "empty.csv").write_text("t,ax,ay,az,gx,gy,gz\n")
     (tmp_path / "binary.csv").write_bytes(b"\xff\xfe\x00\x81garbage")
-    for name, message in [("nohead", "header"), ("cols", "ragged|values"), ("text", "non-numeric"),
-                          ("empty", "no samples"), ("binary", "CSV|header"), ("missing", "not found")]:
-        with pytest.raises(InputError, match=message):
-            ImuTransform()(tmp_path / f"{name}.csv")
-    with pytest.raises(UnreadableFileError):
-        ImuTransform()(tmp_path / "binary.csv")
+    for name, error, message in [
+        ("back", InputError, "imu: timestamps in {path} must strictly increase"),
+        ("nohead", UnreadableFileError, "imu: {path} must start with the header line t,ax,ay,az,gx,gy,gz"),
+        ("cols", UnreadableFileError, "imu: every row of {path} needs 7 values"),
+        ("text", UnreadableFileError, "imu: {path} has a non-numeric or ragged row"),
+        ("empty", InputError, "imu: {path} has a header but no samples"),
+        ("binary", UnreadableFileError, "imu: cannot read {path} as a text CSV file"),
+        ("missing", UnreadableFileError, "imu: file not found: {path}; check the path"),
+    ]:
+        path = tmp_path / f"{name}.csv"
+        with pytest.raises(error, match=re.escape(message.format(path=path))):
+            ImuTransform()(path)
 
 
 def test_bad_config():

@@ -1,6 +1,8 @@
 """Thermal transform: units policy, temperature window, 8/16-bit files and input errors."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -91,7 +93,7 @@ def test_batch_matches_single(tmp_path):
         (np.ones((8, 8, 3), np.uint8), "single-channel"),
         (np.ones((8, 8), bool), "dtype"),
         (np.ones((8, 8), np.complex128), "dtype"),
-        ("frame.bmp", "unsupported file type"),
+        ("frame.bmp", r"unsupported file type '\.bmp' for frame\.bmp"),
         ([[300.0]], "numpy/torch array"),
     ],
 )
@@ -102,10 +104,11 @@ def test_bad_inputs_raise_input_error(item, message):
 
 def test_bad_files(tmp_path):
     (tmp_path / "bad.tiff").write_bytes(b"not a tiff at all")
-    with pytest.raises(UnreadableFileError, match="cannot read"):
-        ThermalTransform()(tmp_path / "bad.tiff")
-    with pytest.raises(UnreadableFileError, match="not found"):
-        ThermalTransform()(tmp_path / "missing.png")
+    for name, message in [("bad.tiff", "thermal: cannot read image {path} ("),
+                          ("missing.png", "thermal: file not found: {path}; check the path")]:
+        path = tmp_path / name
+        with pytest.raises(UnreadableFileError, match=re.escape(message.format(path=path))):
+            ThermalTransform()(path)
 
 
 def test_bad_config():
