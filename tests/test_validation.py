@@ -82,3 +82,13 @@ def test_anchor_validates_image_zeroshot_and_explicit_val_data(world_dir, tmp_pa
     Trainer(_cfg(world_dir, out, stage="anchor", max_steps=2, val_data=str(world_dir))).run()
     val = [entry for entry in _log(out) if "val/score" in entry]
     assert len(val) == 1 and "val/zeroshot/vision" in val[0]
+
+
+@pytest.mark.slow
+def test_schedule_is_fitted_to_the_time_budget(world_dir, tmp_path):
+    trainer = Trainer(_cfg(world_dir, tmp_path / "f", max_steps=100_000, max_minutes=0.1, val_fraction=0,
+                           warmup_steps=1))
+    summary = trainer.run()
+    assert 2 < trainer.progress.planned == trainer.total_steps < 100_000  # planned at step val_every=2
+    assert trainer.scheduler.lr_lambdas[0](trainer.total_steps) == pytest.approx(trainer.cfg.min_lr_ratio)
+    assert summary["stopped"].startswith(("reached", "time budget")) and summary["steps"] <= trainer.total_steps

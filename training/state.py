@@ -15,12 +15,14 @@ STATE_FILE = "trainer_state.pt"
 
 @dataclass
 class Progress:
-    """Where a run is: optimizer steps taken, the epoch and batch the next step starts at, and
-    the best validation score, its step and the evaluations since it (see validation.improved)."""
+    """Where a run is: optimizer steps taken, the epoch and batch the next step starts at, the
+    schedule's length once fitted to the time budget (0: not yet), and the best validation score,
+    its step and the evaluations since it (see validation.improved)."""
 
     step: int = 0
     epoch: int = 0
     batch: int = 0
+    planned: int = 0
     best: float = -math.inf
     best_step: int = 0
     stale: int = 0

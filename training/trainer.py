@@ -30,6 +30,7 @@ from edgebind.training.state import Progress, load_state as load_trainer_state, 
 from edgebind.training.validation import Validator, improved, split as split_validation
 
 BEST = "best"  # OUT/best: the checkpoint with the best validation score
+BUDGET_MARGIN = 0.95  # fraction of the time left that the fitted schedule plans to use
 
 
 def _logit_scale(model, modality: str) -> Optional[LogitScale]:
@@ -98,6 +99,8 @@ class Trainer:
         self.progress = Progress()
         if resume:
             self._resume()
+            if self.progress.planned:
+                self._plan(self.progress.planned)
         self.validator = (Validator(self.model, val_data, cfg, cache, self.device)
                           if val_data is not None and self.group.main else None)
         self._stop = False
@@ -175,12 +178,31 @@ class Trainer:
     def _request_stop(self, signum, frame) -> None:
         self._stop = True
 
+    def _plan(self, total: int) -> None:
+        """Set the schedule's length to `total` steps (the cosine decays to its end there)."""
+        self.total_steps = self.progress.planned = total
+        self.scheduler.lr_lambdas = [_schedule(self.cfg, total) for _ in self.scheduler.lr_lambdas]
+
+    def _fit_to_budget(self, start: float, bar) -> None:
+        """Once, at step val_every: shorten the schedule to the steps that fit in max_minutes at the
+        speed measured so far (validation included), so the learning rate decays before time is up."""
+        cfg, progress = self.cfg, self.progress
+        if cfg.epochs is not None or cfg.max_minutes is None or progress.planned or progress.step != cfg.val_every:
+            return
+        per_step = (time.perf_counter() - start) / progress.step
+        fits = progress.step + int(BUDGET_MARGIN * (60 * cfg.max_minutes - (time.perf_counter() - start)) / per_step)
+        self._plan(max(progress.step + 1, min(self.total_steps, fits)))
+        bar.total = self.total_steps
+        bar.refresh()
+
     def _stop_reason(self, start: float) -> Optional[str]:
         """Why the run stops now, or None to go on; every rank gets an answer at the same step."""
         cfg, progress = self.cfg, self.progress
         if cfg.epochs is not None and progress.epoch >= cfg.epochs:
             return f"finished epochs={cfg.epochs}"
         if cfg.epochs is None and progress.step >= self.total_steps:
+            if self.total_steps < cfg.max_steps:
+                return f"reached {self.total_steps} steps, the schedule fitted to max_minutes={cfg.max_minutes}"
             return f"reached max_steps={cfg.max_steps}"
         local = None
         if self._stop:
@@ -253,6 +275,7 @@ class Trainer:
                                                   "lr": lr, "samples_per_s": rate})
                     if self.validator is not None and progress.step % cfg.val_every == 0:
                         self._validate(log, bar)
+                    self._fit_to_budget(start, bar)
                     if progress.step % cfg.save_every == 0:
                         self._checkpoint()
                 if progress.batch >= len(batches):
