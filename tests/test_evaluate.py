@@ -90,3 +90,16 @@ def test_data_options_reach_the_data_set(mini_run, tmp_path, capsys):
     assert main(common + ["--data-option", "splitt=test"]) == 2
     assert "splitt" in capsys.readouterr().err
     assert main(common + ["--data-option", "nonsense"]) == 2
+
+
+def test_arithmetic_weights_and_centring_reach_the_sum(mini_run):
+    from edgebind.models import load_model
+    from edgebind.training import evaluate
+
+    out, _ = mini_run
+    model, manifest = load_model(out / "bind"), out / "world" / "test"
+    image_only = evaluate.arithmetic(model, manifest, add="text", weights=(1.0, 0.0))
+    assert image_only["composed R@1"] == image_only["base_only R@1"] and image_only["weights"] == [1.0, 0.0]
+    plain, centred = (evaluate.arithmetic(model, manifest, add="audio", center=c) for c in (False, True))
+    assert (plain["center"], centred["center"]) == (False, True)
+    assert plain["add_only R@1"] != centred["add_only R@1"] or plain["composed R@1"] != centred["composed R@1"]
