@@ -191,7 +191,7 @@ class Trainer:
             return
         per_step = (time.perf_counter() - start) / progress.step
         fits = progress.step + int(BUDGET_MARGIN * (60 * cfg.max_minutes - (time.perf_counter() - start)) / per_step)
-        self._plan(max(progress.step + 1, min(self.total_steps, fits)))
+        self._plan(min(self.total_steps, max(progress.step + 1, fits)))
         bar.total = self.total_steps
         bar.refresh()
 
