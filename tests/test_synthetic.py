@@ -225,9 +225,10 @@ def test_signature_seed_draws_new_worlds_of_any_size() -> None:
     assert a.class_names == again.class_names and len(set(a.class_names)) == 24
     assert a.class_names != b.class_names
     assert [a.spec(k) for k in range(24)] != [b.spec(k) for k in range(24)]
-    for config in (a, b):  # every pair of classes differs in the audio pitch and the IMU vibration
-        assert len({round(config.spec(k).f0, 3) for k in range(24)}) == 24
-        assert len({round(config.spec(k).vib_hz, 3) for k in range(24)}) == 24
+    for config in (a, b):  # every pair of classes differs in every modality
+        specs = [config.spec(k) for k in range(24)]
+        assert len({round(c.f0, 3) for c in specs}) == len({round(c.vib_hz, 3) for c in specs}) == 24
+        assert len({(c.shape, c.relief) for c in specs}) == len({(c.shape, c.heat_pattern) for c in specs}) == 24
     scene = sample_scene(23, a)
     assert scene.spec.name == a.class_names[23] and scene.caption.split()[3] == a.class_names[23]
     assert _render_digest(a, 2) != _render_digest(b, 2)

@@ -153,9 +153,19 @@ def _spread(rng: np.random.Generator, low: float, high: float, n: int, log: bool
     return rng.permutation(values)
 
 
-def _deal(rng: np.random.Generator, options: tuple, n: int) -> list:
-    """`n` picks from `options`, each used equally often (up to one), in a random order."""
-    return [options[i] for i in rng.permutation(np.resize(np.arange(len(options)), n))]
+def _silhouettes(rng: np.random.Generator, n: int) -> tuple[list[str], list[str], list[str]]:
+    """Shape, depth relief and heat pattern per class, drawn so that (as long as there are enough
+    combinations) no two classes share a (shape, relief) or a (shape, heat pattern): every pair of
+    classes then differs in depth and in thermal, not only in the image's colour."""
+    pairs = list(itertools.product(render.SHAPES, render.RELIEFS))
+    picked = [pairs[i] for i in rng.permutation(np.resize(rng.permutation(len(pairs)), n))]
+    heat: list[str] = [""] * n
+    for shape in render.SHAPES:
+        members = [k for k in range(n) if picked[k][0] == shape]
+        patterns = np.resize(rng.permutation(render.HEAT_PATTERNS), len(members))
+        for k, pattern in zip(members, patterns):
+            heat[k] = str(pattern)
+    return [a for a, _ in picked], [b for _, b in picked], heat
 
 
 def _names(rng: np.random.Generator, n: int) -> list[str]:
@@ -176,17 +186,18 @@ def drawn_specs(signature_seed: int, num_classes: int) -> tuple[ClassSpec, ...]:
     helper = rng.standard_normal((n, 3))
     gyros = np.cross(axes, helper)
     gyros /= np.linalg.norm(gyros, axis=1, keepdims=True)
+    shapes, reliefs, heat = _silhouettes(rng, n)
     columns = {
         "name": _names(rng, n),
-        "shape": _deal(rng, render.SHAPES, n),
+        "shape": shapes,
         "rgb": [tuple(float(c) for c in colorsys.hsv_to_rgb(h, rng.uniform(0.7, 0.95), rng.uniform(0.75, 0.95)))
                 for h in hue],
         "f0": _spread(rng, 90.0, 5000.0, n, log=True),
         "harmonic_decay": _spread(rng, 0.6, 2.2, n),
         "pulse": _spread(rng, 1.0, 8.0, n, log=True),
-        "relief": _deal(rng, render.RELIEFS, n),
+        "relief": reliefs,
         "relief_m": _spread(rng, 0.06, 0.26, n),
-        "heat_pattern": _deal(rng, render.HEAT_PATTERNS, n),
+        "heat_pattern": heat,
         "heat_freq": _spread(rng, 1.0, 3.25, n),
         "delta_k": _spread(rng, 8.0, 28.0, n),
         "vib_hz": _spread(rng, 3.0, 60.0, n, log=True),
