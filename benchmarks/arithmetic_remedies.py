@@ -14,7 +14,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from edgebind.models import load_model
+from edgebind.models import create_model
 from edgebind.synthetic import WorldConfig, make_world
 from edgebind.training import evaluate
 from edgebind.training.metrics import format_table
@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=400)
     parser.add_argument("--json", default=str(Path(__file__).with_suffix(".json")))
     args = parser.parse_args()
-    model = load_model(args.model)
+    model = create_model(args.model).eval()
     world = WorldConfig(args.classes, seed=1, signature_seed=args.signature_seed)  # seed 1: held out
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -29,7 +29,7 @@ class TrainConfig:
     modalities: tuple = ("audio", "depth", "thermal", "imu")
     # How long: max_steps optimizer steps (the cosine schedule's length), unless `epochs` is given;
     # either way stopping early at max_minutes of training or when validation plateaus.
-    max_steps: int = 1500
+    max_steps: int = 3000
     epochs: Optional[int] = None
     max_minutes: Optional[float] = 4.0
     # Validation: --val-data, else a held-out val_fraction of --data (0: none); evaluated every
@@ -41,7 +41,7 @@ class TrainConfig:
     patience: int = 5
     min_delta: float = 0.002
     batch_size: int = 64
-    lr: float = 1e-3
+    lr: float = 2e-3
     weight_decay: float = 0.05
     warmup_steps: int = 20
     min_lr_ratio: float = 0.01
