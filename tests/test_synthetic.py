@@ -218,6 +218,7 @@ def test_default_world_is_unchanged() -> None:
     """The shipped model and `edgebind reproduce` were made on this world: it must stay byte-identical."""
     assert _render_digest(WorldConfig(), 16) == "144fb4f4591438012d5042630d214f3c8c9e1bf5dfc2d086509ee6c0e72a80d0"
     assert WorldConfig(num_classes=5).class_names == CLASS_NAMES[:5]
+    assert WorldConfig(5, 3) == WorldConfig(num_classes=5, seed=3)  # positional use (reproduce) unchanged
 
 
 def test_signature_seed_draws_new_worlds_of_any_size() -> None:

@@ -56,7 +56,6 @@ class WorldConfig:
     """
 
     num_classes: int = 8
-    signature_seed: Optional[int] = None
     seed: int = 0
     image_size: int = 64
     depth_size: int = 64
@@ -66,6 +65,7 @@ class WorldConfig:
     imu_rate_hz: float = 200.0
     imu_seconds: float = 2.0
     noise: float = 0.1
+    signature_seed: Optional[int] = None  # last: positional WorldConfig(classes, seed) keeps its meaning
 
     def __post_init__(self) -> None:
         if self.signature_seed is None and not 1 <= self.num_classes <= len(CLASS_NAMES):
