@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -75,6 +76,7 @@ def main() -> None:
     parser.add_argument("--json", default=str(Path(__file__).with_suffix(".json")))
     args = parser.parse_args()
     out = Path(args.out)
+    shutil.rmtree(out, ignore_errors=True)  # no stale run, log or cache from an earlier check
     times = {}
     start = time.perf_counter()
     world = WorldConfig(num_classes=args.classes, signature_seed=args.signature_seed)

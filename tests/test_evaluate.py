@@ -92,6 +92,7 @@ def test_data_options_reach_the_data_set(mini_run, tmp_path, capsys):
     assert main(common + ["--data-option", "nonsense"]) == 2
 
 
+@pytest.mark.slow
 def test_arithmetic_weights_and_centring_reach_the_sum(mini_run):
     from edgebind.models import load_model
     from edgebind.training import evaluate
