@@ -185,9 +185,11 @@ class Trainer:
 
     def _fit_to_budget(self, start: float, bar) -> None:
         """Once, at step val_every: shorten the schedule to the steps that fit in max_minutes at the
-        speed measured so far (validation included), so the learning rate decays before time is up."""
+        speed measured so far (validation included), so the learning rate decays before time is up.
+        Not with several ranks: each would time itself and plan its own length."""
         cfg, progress = self.cfg, self.progress
-        if cfg.epochs is not None or cfg.max_minutes is None or progress.planned or progress.step != cfg.val_every:
+        if (cfg.epochs is not None or cfg.max_minutes is None or progress.planned or progress.step != cfg.val_every
+                or self.group.world > 1):
             return
         per_step = (time.perf_counter() - start) / progress.step
         fits = progress.step + int(BUDGET_MARGIN * (60 * cfg.max_minutes - (time.perf_counter() - start)) / per_step)
