@@ -9,7 +9,6 @@ labels or with one bound modality, M -> image R@1. The score is the mean of thos
 from __future__ import annotations
 
 import itertools
-import math
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional
