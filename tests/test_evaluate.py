@@ -103,3 +103,17 @@ def test_fewshot_beyond_the_pool_says_so(mini_run, caplog):
         row = fewshot(load_model(out / "bind"), data, "audio", shots=[1, 50], method="ncm")
     assert row["50-shot short classes"] == 4 and "1-shot short classes" not in row
     assert "50-shot: 4 of 4 classes have fewer than 50 pool examples" in caplog.text
+
+
+@pytest.mark.slow
+def test_arithmetic_weights_and_centring_reach_the_sum(mini_run):
+    from edgebind.models import load_model
+    from edgebind.training import evaluate
+
+    out, _ = mini_run
+    model, manifest = load_model(out / "bind"), out / "world" / "test"
+    image_only = evaluate.arithmetic(model, manifest, add="text", weights=(1.0, 0.0))
+    assert image_only["composed R@1"] == image_only["base_only R@1"] and image_only["weights"] == [1.0, 0.0]
+    plain, centred = (evaluate.arithmetic(model, manifest, add="audio", center=c) for c in (False, True))
+    assert (plain["center"], centred["center"]) == (False, True)
+    assert plain["add_only R@1"] != centred["add_only R@1"] or plain["composed R@1"] != centred["composed R@1"]

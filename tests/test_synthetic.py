@@ -204,3 +204,40 @@ def test_attributes_show_in_every_modality(rendered: list[dict], attribute: str,
 def test_invalid_config_raises(kwargs: dict) -> None:
     with pytest.raises(ConfigError):
         WorldConfig(**kwargs)
+
+
+def _render_digest(config: WorldConfig, samples: int) -> str:
+    digest = hashlib.sha256()
+    for i in range(samples):
+        data = render_sample(sample_scene(i, config), config)
+        digest.update(repr((data["label"], data["caption"])).encode())
+        for key in ("image", "audio", "depth", "thermal", "imu"):
+            digest.update(data[key].tobytes())
+    return digest.hexdigest()
+
+
+def test_default_world_is_unchanged() -> None:
+    """The shipped model and `edgebind reproduce` were made on this world: it must stay byte-identical."""
+    assert _render_digest(WorldConfig(), 16) == "144fb4f4591438012d5042630d214f3c8c9e1bf5dfc2d086509ee6c0e72a80d0"
+    assert WorldConfig(num_classes=5).class_names == CLASS_NAMES[:5]
+    assert WorldConfig(5, 3) == WorldConfig(num_classes=5, seed=3)  # positional use (reproduce) unchanged
+
+
+def test_signature_seed_draws_new_worlds_of_any_size() -> None:
+    a, again, b = (WorldConfig(num_classes=24, signature_seed=s) for s in (1, 1, 2))
+    assert a.class_names == again.class_names and len(set(a.class_names)) == 24
+    assert a.class_names != b.class_names
+    assert [a.spec(k) for k in range(24)] != [b.spec(k) for k in range(24)]
+    for config in (a, b):  # every pair of classes differs in every modality
+        specs = [config.spec(k) for k in range(24)]
+        assert len({round(c.f0, 3) for c in specs}) == len({round(c.vib_hz, 3) for c in specs}) == 24
+        assert len({(c.shape, c.relief) for c in specs}) == len({(c.shape, c.heat_pattern) for c in specs}) == 24
+    scene = sample_scene(23, a)
+    assert scene.spec.name == a.class_names[23] and scene.caption.split()[3] == a.class_names[23]
+    assert _render_digest(a, 2) != _render_digest(b, 2)
+    assert len(set(WorldConfig(num_classes=100, signature_seed=0).class_names)) == 100
+
+
+def test_drawn_world_class_count_must_be_positive() -> None:
+    with pytest.raises(ConfigError, match="num_classes"):
+        WorldConfig(num_classes=0, signature_seed=3)

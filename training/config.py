@@ -30,9 +30,21 @@ class TrainConfig:
     anchor_weights: Optional[str] = None
     data_options: dict = field(default_factory=dict)  # adapter options, e.g. {"split": "train"}
     modalities: tuple = ("audio", "depth", "thermal", "imu")
-    epochs: int = 10
+    # How long: max_steps optimizer steps (the cosine schedule's length), unless `epochs` is given;
+    # either way stopping early at max_minutes of training or when validation plateaus.
+    max_steps: int = 3000
+    epochs: Optional[int] = None
+    max_minutes: Optional[float] = 4.0
+    # Validation: --val-data, else a held-out val_fraction of --data (0: none); evaluated every
+    # val_every steps; the run stops after `patience` evaluations without a gain over min_delta.
+    val_data: Optional[str] = None
+    val_data_options: dict = field(default_factory=dict)
+    val_fraction: float = 0.1
+    val_every: int = 100
+    patience: int = 5
+    min_delta: float = 0.002
     batch_size: int = 64
-    lr: float = 1e-3
+    lr: float = 2e-3
     weight_decay: float = 0.05
     warmup_steps: int = 20
     min_lr_ratio: float = 0.01
@@ -67,9 +79,15 @@ class TrainConfig:
                 raise ConfigError(f"bind trains modalities against images; {sorted(bad)} cannot be bound "
                                   "(vision and text are the anchor: use --stage anchor)")
         self.finetune_plan  # parse (and check) the finetune string once
-        for name in ("epochs", "batch_size", "accumulate", "save_every", "log_every", "lora_rank"):
-            if getattr(self, name) < 1:
+        for name in ("max_steps", "epochs", "val_every", "patience", "batch_size", "accumulate", "save_every",
+                     "log_every", "lora_rank"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.val_fraction < 1 or self.min_delta < 0:
+            raise ConfigError(f"val_fraction must be in [0, 1) and min_delta >= 0, got {self.val_fraction} "
+                              f"and {self.min_delta}")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise ConfigError(f"max_minutes must be > 0 (or null for no time limit), got {self.max_minutes}")
         if self.lr <= 0 or self.temperature is not None and self.temperature <= 0:
             raise ConfigError("lr and temperature must be > 0")
 
@@ -114,7 +132,7 @@ def load_train_config(
             raise ConfigError(f"cannot read training config {path}: {exc}") from None
     data.update({k: v for k, v in overrides.items() if v is not None})
     defaults = {f.name: f.default for f in fields(TrainConfig)}
-    defaults["data_options"] = {}
+    defaults["data_options"] = defaults["val_data_options"] = {}
     for item in sets:
         key, sep, raw = item.partition("=")
         if not sep or key not in defaults:

@@ -117,13 +117,16 @@ def fewshot(model, data: PairedDataset, modality: str, shots: Sequence[int], see
     return flat
 
 
-def arithmetic(model, manifest, add: str = "audio", attribute: str = "temperature") -> dict:
+def arithmetic(model, manifest, add: str = "audio", attribute: str = "temperature",
+               weights: tuple[float, float] = (1.0, 1.0), center: bool = False) -> dict:
     """Embedding arithmetic on the synthetic world: image_i + X -> images that combine both.
 
     add=audio: X is the sound of a sample j of another class; a hit is an image of j's class with
     i's `attribute` (which the sound does not carry). add=text: X names the opposite `attribute`
     value ("something hot"); a hit is an image of i's class with that value. Each part alone is
-    scored too, so the table shows whether the composition beats both.
+    scored too, so the table shows whether the composition beats both. `weights` (image, X) weigh
+    the unit parts of the sum; `center` first subtracts each modality's mean embedding over the
+    samples (removing the modality gap, the offset every image or every X shares).
     """
     from edgebind.manifest import read_manifest
     from edgebind.synthetic import ATTRIBUTES
@@ -149,11 +152,13 @@ def arithmetic(model, manifest, add: str = "audio", attribute: str = "temperatur
         targets = cls * 2 + (1 - level)
     else:
         raise InputError(f"arithmetic adds audio or text, not {add!r}")
-    result = metrics.arithmetic_retrieval(images, add_emb, images, targets, ks=(1, 5),
+    if center:
+        images, add_emb = images - images.mean(dim=0), add_emb - add_emb.mean(dim=0)
+    result = metrics.arithmetic_retrieval(images, add_emb, images, targets, ks=(1, 5), weights=weights,
                                           gallery_labels=cls * 2 + level)
     chance = (cls * 2 + level).bincount().float().mean().item() / len(samples)
-    flat = {"task": "arithmetic", "modality": f"vision+{add}", "attribute": attribute,
-            "n": len(samples), "chance": chance}
+    flat = {"task": "arithmetic", "modality": f"vision+{add}", "attribute": attribute, "weights": list(weights),
+            "center": center, "n": len(samples), "chance": chance}
     for name, recalls in result.items():
         flat.update({f"{name} {k}": v for k, v in recalls.items()})
     return flat

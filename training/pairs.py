@@ -28,6 +28,11 @@ def data_fingerprint(data) -> str:
     return hash_json([data.name, len(data), own, content])
 
 
+def input_cache_path(cache: Path, key: str, model, modality: str) -> Path:
+    """Cache file of a data set's preprocessed `modality` inputs: keyed by the data and the transform."""
+    return cache / f"{modality}-{hash_json([key, modality, to_dict(model.config.transform(modality))])}.safetensors"
+
+
 class _Transformed(Dataset):
     """Sample i -> (i, {modality: tensor}); a sample or modality that cannot be read is left out."""
 
@@ -83,8 +88,7 @@ class PairData:
         # Bind needs image inputs only to compute the embeddings: skip them once those are cached.
         need_images = self.anchor or not embeddings.is_file()
         kept = [] if cfg.stream else [m for m in names if m != "vision" or need_images]
-        caches = {m: cache / f"{m}-{hash_json([self.key, m, to_dict(model.config.transform(m))])}.safetensors"
-                  for m in kept}
+        caches = {m: input_cache_path(cache, self.key, model, m) for m in kept}
         self.memory = materialize(data.name, len(data), data.__getitem__, self._convert, caches,
                                   cfg.max_skip_fraction, cfg.progress) if kept else {}
         self.streamed = (names if self.anchor else self.pairs) if cfg.stream else []

@@ -1,6 +1,7 @@
 """Trainer state (optimizer, scheduler, step, sampler position, RNG) saved beside the model."""
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -14,11 +15,17 @@ STATE_FILE = "trainer_state.pt"
 
 @dataclass
 class Progress:
-    """Where a run is: optimizer steps taken, and the epoch and batch the next step starts at."""
+    """Where a run is: optimizer steps taken, the epoch and batch the next step starts at, the
+    schedule's length once fitted to the time budget (0: not yet), and the best validation score,
+    its step and the evaluations since it (see validation.improved)."""
 
     step: int = 0
     epoch: int = 0
     batch: int = 0
+    planned: int = 0
+    best: float = -math.inf
+    best_step: int = 0
+    stale: int = 0
 
 
 def save_state(directory: Path, progress: Progress, optimizer, scheduler, adapters: dict) -> None:

@@ -1,11 +1,14 @@
 """The training loop: anchor (image-text, CLIP-style) and bind (image-M, ImageBind) stages."""
 from __future__ import annotations
 
+import json
 import math
 import signal
+import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Optional
 
 import torch
 from tqdm import tqdm
@@ -23,6 +26,17 @@ from edgebind.training.metrics_log import MetricsLog
 from edgebind.training.pairs import PairData
 from edgebind.training.loss import info_nce
 from edgebind.training.state import Progress, load_state as load_trainer_state, save_state
+from edgebind.training.validation import Validator, improved, split as split_validation
+
+BEST = "best"  # OUT/best: the checkpoint with the best validation score
+BUDGET_MARGIN = 0.95  # fraction of the time left that the fitted schedule plans to use
+
+
+def _total_steps(cfg: TrainConfig, batches_per_epoch: int) -> int:
+    """The schedule's length in optimizer steps: `epochs` when given, else `max_steps`."""
+    if cfg.epochs is None:
+        return cfg.max_steps
+    return math.ceil(batches_per_epoch * cfg.epochs / cfg.accumulate)
 
 
 def _schedule(cfg: TrainConfig, total_steps: int):
@@ -58,6 +72,7 @@ class Trainer:
                 scale.make_learnable()
         self.data = open_data(cfg.data, cfg.data_options)
         cache = Path(cfg.cache_dir) if cfg.cache_dir else self.out / "cache"
+        self.data, val_data = split_validation(self.data, cfg)
         if not self.group.main:
             self.group.barrier()  # rank 0 fills the caches first; the others then read them
         self.pairs = PairData(self.model, self.data, cfg, cache, self.device)
@@ -65,13 +80,17 @@ class Trainer:
             self.group.barrier()
         self.optimizer = torch.optim.AdamW(self.model.param_groups(cfg.weight_decay), lr=cfg.lr)
         self.batches_per_epoch = math.ceil(len(self.data) / cfg.batch_size)
-        self.total_steps = math.ceil(self.batches_per_epoch * cfg.epochs / cfg.accumulate)
+        self.total_steps = _total_steps(cfg, self.batches_per_epoch)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _schedule(cfg, self.total_steps))
         # fp16 gradients underflow without loss scaling; bf16 and fp32 need none.
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
         self.progress = Progress()
         if resume:
             self._resume()
+            if self.progress.planned:
+                self._plan(self.progress.planned)
+        self.validator = (Validator(self.model, val_data, cfg, cache, self.device)
+                          if val_data is not None and self.group.main else None)
         self._stop = False
 
     def _resume(self) -> None:
@@ -130,8 +149,61 @@ class Trainer:
     def _request_stop(self, signum, frame) -> None:
         self._stop = True
 
+    def _plan(self, total: int) -> None:
+        """Set the schedule's length to `total` steps (the cosine decays to its end there)."""
+        self.total_steps = self.progress.planned = total
+        self.scheduler.lr_lambdas = [_schedule(self.cfg, total) for _ in self.scheduler.lr_lambdas]
+
+    def _fit_to_budget(self, start: float, bar) -> None:
+        """Once, at step val_every: shorten the schedule to the steps that fit in max_minutes at the
+        speed measured so far (validation included), so the learning rate decays before time is up.
+        Not with several ranks: each would time itself and plan its own length."""
+        cfg, progress = self.cfg, self.progress
+        if (cfg.epochs is not None or cfg.max_minutes is None or progress.planned or progress.step != cfg.val_every
+                or self.group.world > 1):
+            return
+        per_step = (time.perf_counter() - start) / progress.step
+        fits = progress.step + int(BUDGET_MARGIN * (60 * cfg.max_minutes - (time.perf_counter() - start)) / per_step)
+        self._plan(min(self.total_steps, max(progress.step + 1, fits)))
+        bar.total = self.total_steps
+        bar.refresh()
+
+    def _stop_reason(self, start: float) -> Optional[str]:
+        """Why the run stops now, or None to go on; every rank gets an answer at the same step."""
+        cfg, progress = self.cfg, self.progress
+        if cfg.epochs is not None and progress.epoch >= cfg.epochs:
+            return f"finished epochs={cfg.epochs}"
+        if cfg.epochs is None and progress.step >= self.total_steps:
+            if self.total_steps < cfg.max_steps:
+                return f"reached {self.total_steps} steps, the schedule fitted to max_minutes={cfg.max_minutes}"
+            return f"reached max_steps={cfg.max_steps}"
+        local = None
+        if self._stop:
+            local = "interrupted by a signal (--resume continues)"
+        elif cfg.max_minutes is not None and time.perf_counter() - start >= 60 * cfg.max_minutes:
+            local = f"time budget max_minutes={cfg.max_minutes} spent"
+        elif progress.stale >= cfg.patience:
+            local = (f"validation plateau: no gain over min_delta={cfg.min_delta} in {cfg.patience} "
+                     f"evaluations (patience)")
+        if self.group.any(local is not None):
+            return local or "another rank stopped"
+        return None
+
+    def _validate(self, log: MetricsLog, bar) -> None:
+        """Score the held-out data, log it, and keep the checkpoint in OUT/best when it is the best."""
+        scores = self.validator()
+        progress = self.progress
+        if improved(progress, scores["val/score"], self.cfg.min_delta):
+            save_model(self.model, self.out / BEST, merged_state_dict(self.model))
+            (self.out / BEST / "validation.json").write_text(json.dumps({"step": progress.step, **scores}, indent=1))
+        log.write(progress.step, {"epoch": progress.epoch, **scores, "val/best": progress.best})
+        bar.set_postfix(val=f"{scores['val/score']:.3f}", best=f"{progress.best:.3f}")
+        if self.cfg.progress:
+            bar.write(f"step {progress.step}: " + ", ".join(f"{k[4:]} {v:.3f}" for k, v in scores.items()))
+
     def run(self) -> dict:
-        """Train to the end (or until SIGINT/SIGTERM), checkpoint, and return a summary."""
+        """Train until a stop reason (max_steps or epochs, time budget, validation plateau, SIGINT or
+        SIGTERM), checkpoint, say why it stopped, and return a summary."""
         cfg, progress = self.cfg, self.progress
         main = self.group.main
         if main:
@@ -140,15 +212,12 @@ class Trainer:
         log = MetricsLog(self.out, enabled=main)
         bar = tqdm(total=self.total_steps, initial=progress.step, desc=f"train {cfg.stage}",
                    disable=not (cfg.progress and main))
-        start, seen, parts = time.perf_counter(), 0, {}
+        start, seen, parts, reason = time.perf_counter(), 0, {}, None
         try:
-            while progress.epoch < cfg.epochs and not self._stop:
+            while (reason := self._stop_reason(start)) is None:
                 batches = self._batches(progress.epoch)
                 stream = self.pairs.epoch(batches[progress.batch :])
-                while progress.batch < len(batches):
-                    self._stop = self.group.any(self._stop)  # every rank stops at the same step
-                    if self._stop:
-                        break
+                while progress.batch < len(batches) and (reason := self._stop_reason(start)) is None:
                     self.optimizer.zero_grad(set_to_none=True)
                     loss_value = 0.0
                     for _ in range(cfg.accumulate):
@@ -177,16 +246,30 @@ class Trainer:
                     if progress.step % cfg.log_every == 0:
                         log.write(progress.step, {"epoch": progress.epoch, "loss": loss_value, **parts,
                                                   "lr": lr, "samples_per_s": rate})
+                    if self.validator is not None and progress.step % cfg.val_every == 0:
+                        self._validate(log, bar)
+                    self._fit_to_budget(start, bar)
                     if progress.step % cfg.save_every == 0:
                         self._checkpoint()
                 if progress.batch >= len(batches):
                     progress.epoch, progress.batch = progress.epoch + 1, 0
+                if reason is not None:
+                    break
+            if self.validator is not None and not self._stop and progress.step % cfg.val_every:
+                self._validate(log, bar)  # the final weights are a candidate too
             self._checkpoint()
         finally:
             bar.close()
             log.close()
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
-        skipped = self.pairs.skipped()
-        return {"stage": cfg.stage, "out": str(self.out), "steps": progress.step,
-                "interrupted": self._stop, "loss": parts, "skipped": skipped}
+        summary = {"stage": cfg.stage, "out": str(self.out), "steps": progress.step, "stopped": reason,
+                   "interrupted": self._stop, "loss": parts, "skipped": self.pairs.skipped()}
+        validated = self.validator is not None and math.isfinite(progress.best)
+        if validated:
+            summary["best"] = {"path": str(self.out / BEST), "step": progress.best_step, "score": progress.best}
+        if main:
+            best = f"; best validation score {progress.best:.3f} at step {progress.best_step}, in {self.out / BEST}"
+            print(f"train {cfg.stage}: stopped at step {progress.step}: {reason}" + (best if validated else ""),
+                  file=sys.stderr)
+        return summary

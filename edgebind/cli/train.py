@@ -4,11 +4,15 @@ The bind stage uses (image, M) pairs only, never (M, text): text alignment of au
 thermal and IMU emerges through the shared image space. Frozen image embeddings and
 preprocessed inputs are cached under OUT/cache, so later epochs and runs skip that work.
 Options override a JSON --config; --set KEY=VALUE overrides any TrainConfig field.
+The run lasts --max-steps optimizer steps (or --epochs), at most --max-minutes, and stops early
+when the validation score (emergent zero-shot and never-paired retrieval on --val-data, or on a
+held-out val_fraction of --data) stops improving; it prints why it stopped, and keeps the best
+checkpoint in OUT/best (pass that to the next stage's --init).
 SIGINT/SIGTERM saves a checkpoint and exits; --resume continues exactly where it stopped.
 
 examples:
   edgebind train --stage anchor --model edgebind-tiny --data world/manifest.jsonl --out runs/anchor
-  edgebind train --stage bind --init runs/anchor --data world/manifest.jsonl \\
+  edgebind train --stage bind --init runs/anchor/best --data world/manifest.jsonl \\
       --modalities audio,depth,thermal,imu --out runs/bind
   edgebind train --stage bind --init edgebind-small --anchor-weights ViT-B-32.safetensors \\
       --data llvip:/data/LLVIP --data-option split=train --modalities thermal --out runs/llvip \\
@@ -29,7 +33,8 @@ def run(args) -> int:
 
     overrides = {
         "stage": args.stage, "data": args.data, "out": args.out, "model": args.model, "init": args.init,
-        "anchor_weights": args.anchor_weights, "epochs": args.epochs, "batch_size": args.batch_size,
+        "anchor_weights": args.anchor_weights, "epochs": args.epochs, "max_steps": args.max_steps,
+        "max_minutes": args.max_minutes, "val_data": args.val_data, "batch_size": args.batch_size,
         "lr": args.lr, "seed": args.seed,
         "modalities": args.modalities.split(",") if args.modalities else None,
         "data_options": parse_options(args.data_option) or None,
@@ -52,7 +57,10 @@ def add_parser(sub) -> None:
     parser.add_argument("--data-option", action="append", metavar="KEY=VALUE",
                         help="option for a KIND:ROOT data set, e.g. split=train (repeatable)")
     parser.add_argument("--modalities", help="bind stage: comma-separated, e.g. audio,depth,thermal,imu")
-    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--val-data", help="validation data (as --data); default: a held-out val_fraction of --data")
+    parser.add_argument("--max-steps", type=int, help="optimizer steps (the schedule's length)")
+    parser.add_argument("--max-minutes", type=float, help="wall-time budget of the training loop")
+    parser.add_argument("--epochs", type=int, help="train this many epochs instead of --max-steps")
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--lr", type=float)
     parser.add_argument("--seed", type=int)

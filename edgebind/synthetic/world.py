@@ -3,6 +3,9 @@
 Each class has a signature in every modality, and each sample draws four attributes (size,
 temperature, speed, distance) that every modality and the caption reflect, so modalities pair per
 sample and not only per class. Sample `i` depends only on (seed, i), never on other samples.
+By default the (at most 16) class signatures are fixed; `signature_seed` draws a new world instead:
+any number of classes, with names and signatures drawn from that seed, so a training recipe can be
+checked on worlds it was never tuned on.
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
 import soundfile as sf
@@ -27,6 +30,14 @@ CLASS_NAMES: tuple[str, ...] = (
     "drone", "fan", "dog", "car", "kettle", "bell", "drill", "train",
     "bird", "clock", "guitar", "pump", "blender", "horse", "boat", "phone",
 )
+# Names that drawn worlds (WorldConfig.signature_seed) pick from; beyond these, names get a number.
+NAME_POOL: tuple[str, ...] = CLASS_NAMES + (
+    "truck", "cat", "cow", "siren", "drum", "piano", "mixer", "saw", "printer", "heater", "radio",
+    "mower", "tractor", "bus", "plane", "robot", "washer", "toaster", "crane", "scooter", "owl",
+    "frog", "sheep", "goat", "lamp", "vacuum", "fridge", "engine", "rotor", "turbine", "whistle",
+    "violin", "trumpet", "cricket", "bee", "duck", "goose", "tram", "ferry", "forklift", "compressor",
+    "grinder", "router", "speaker", "camera", "kiln", "furnace", "boiler",
+)
 # Attribute -> its two values; the first is the "low" end (smaller, cooler, slower, nearer).
 ATTRIBUTES: dict[str, tuple[str, str]] = {
     "size": ("small", "large"),
@@ -38,7 +49,11 @@ ATTRIBUTES: dict[str, tuple[str, str]] = {
 
 @dataclass(frozen=True)
 class WorldConfig:
-    """Sizes, rates and the seed of a synthetic world; `noise` scales every nuisance noise (0 = clean)."""
+    """Sizes, rates and the seed of a synthetic world; `noise` scales every nuisance noise (0 = clean).
+
+    `seed` draws the samples; `signature_seed` (None: the fixed 16-class signatures) draws the
+    classes themselves, their names and signatures, for any `num_classes`.
+    """
 
     num_classes: int = 8
     seed: int = 0
@@ -50,20 +65,35 @@ class WorldConfig:
     imu_rate_hz: float = 200.0
     imu_seconds: float = 2.0
     noise: float = 0.1
+    signature_seed: Optional[int] = None  # last: positional WorldConfig(classes, seed) keeps its meaning
 
     def __post_init__(self) -> None:
-        if not 1 <= self.num_classes <= len(CLASS_NAMES):
-            raise ConfigError(f"num_classes must be 1..{len(CLASS_NAMES)}, got {self.num_classes}")
+        if self.signature_seed is None and not 1 <= self.num_classes <= len(CLASS_NAMES):
+            raise ConfigError(f"num_classes must be 1..{len(CLASS_NAMES)}, got {self.num_classes}; "
+                              "set signature_seed to draw a world with more classes")
+        if self.num_classes < 1:
+            raise ConfigError(f"num_classes must be >= 1, got {self.num_classes}")
         for name in ("image_size", "depth_size", "thermal_size"):
             if getattr(self, name) < 16:
                 raise ConfigError(f"{name} must be at least 16 pixels, got {getattr(self, name)}")
         if min(self.audio_seconds, self.imu_seconds) <= 0 or self.noise < 0:
             raise ConfigError("audio_seconds and imu_seconds must be > 0 and noise >= 0")
-        top = class_spec(self.num_classes - 1)
-        if top.f0 * render.MAX_PITCH > 0.45 * self.audio_rate:
+        specs = [self.spec(k) for k in range(self.num_classes)]
+        if max(s.f0 for s in specs) * render.MAX_PITCH > 0.45 * self.audio_rate:
             raise ConfigError(f"audio_rate {self.audio_rate} Hz is too low for {self.num_classes} classes")
-        if top.vib_hz * render.MAX_VIB > 0.45 * self.imu_rate_hz:
+        if max(s.vib_hz for s in specs) * render.MAX_VIB > 0.45 * self.imu_rate_hz:
             raise ConfigError(f"imu_rate_hz {self.imu_rate_hz} is too low for {self.num_classes} classes")
+
+    def spec(self, k: int) -> "ClassSpec":
+        """Signature of class `k` in this world: fixed (class_spec) or drawn from signature_seed."""
+        if self.signature_seed is None:
+            return class_spec(k)
+        return drawn_specs(self.signature_seed, self.num_classes)[k]
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The names of this world's classes, in label order (class k is sample k mod num_classes)."""
+        return tuple(self.spec(k).name for k in range(self.num_classes))
 
 
 @dataclass(frozen=True)
@@ -112,6 +142,73 @@ def class_spec(k: int) -> ClassSpec:
         vib_harmonic=(0.0, 0.3, 0.6)[(k + 1) % 3],
         vib_axis=tuple(float(a) for a in axis),
         gyro_axis=tuple(float(g) for g in gyro / np.linalg.norm(gyro)),
+    )
+
+
+def _spread(rng: np.random.Generator, low: float, high: float, n: int, log: bool = False) -> np.ndarray:
+    """`n` values evenly spread over [low, high] (log-spaced with `log`), in a random order, so
+    every pair of classes differs in this parameter."""
+    grid = (np.arange(n) + rng.uniform(0.3, 0.7)) / n
+    values = low * (high / low) ** grid if log else low + (high - low) * grid
+    return rng.permutation(values)
+
+
+def _silhouettes(rng: np.random.Generator, n: int) -> tuple[list[str], list[str], list[str]]:
+    """Shape, depth relief and heat pattern per class, drawn so that (as long as there are enough
+    combinations) no two classes share a (shape, relief) or a (shape, heat pattern): every pair of
+    classes then differs in depth and in thermal, not only in the image's colour."""
+    pairs = list(itertools.product(render.SHAPES, render.RELIEFS))
+    picked = [pairs[i] for i in rng.permutation(np.resize(rng.permutation(len(pairs)), n))]
+    heat: list[str] = [""] * n
+    for shape in render.SHAPES:
+        members = [k for k in range(n) if picked[k][0] == shape]
+        patterns = np.resize(rng.permutation(render.HEAT_PATTERNS), len(members))
+        for k, pattern in zip(members, patterns):
+            heat[k] = str(pattern)
+    return [a for a, _ in picked], [b for _, b in picked], heat
+
+
+def _names(rng: np.random.Generator, n: int) -> list[str]:
+    """`n` distinct class names from NAME_POOL; past its size, pool names with a number."""
+    names = [NAME_POOL[i] for i in rng.permutation(len(NAME_POOL))]
+    return [names[i % len(names)] + (str(i // len(names) + 1) if i >= len(names) else "") for i in range(n)]
+
+
+@lru_cache(maxsize=None)
+def drawn_specs(signature_seed: int, num_classes: int) -> tuple[ClassSpec, ...]:
+    """The classes of a drawn world: names and signatures from `signature_seed`, every continuous
+    parameter spread over the same ranges as the fixed world so any class count stays separable."""
+    rng = np.random.default_rng([signature_seed, num_classes, 7])
+    n = num_classes
+    hue = _spread(rng, 0.0, 1.0, n)
+    axes = rng.standard_normal((n, 3))
+    axes /= np.linalg.norm(axes, axis=1, keepdims=True)
+    helper = rng.standard_normal((n, 3))
+    gyros = np.cross(axes, helper)
+    gyros /= np.linalg.norm(gyros, axis=1, keepdims=True)
+    shapes, reliefs, heat = _silhouettes(rng, n)
+    columns = {
+        "name": _names(rng, n),
+        "shape": shapes,
+        "rgb": [tuple(float(c) for c in colorsys.hsv_to_rgb(h, rng.uniform(0.7, 0.95), rng.uniform(0.75, 0.95)))
+                for h in hue],
+        "f0": _spread(rng, 90.0, 5000.0, n, log=True),
+        "harmonic_decay": _spread(rng, 0.6, 2.2, n),
+        "pulse": _spread(rng, 1.0, 8.0, n, log=True),
+        "relief": reliefs,
+        "relief_m": _spread(rng, 0.06, 0.26, n),
+        "heat_pattern": heat,
+        "heat_freq": _spread(rng, 1.0, 3.25, n),
+        "delta_k": _spread(rng, 8.0, 28.0, n),
+        "vib_hz": _spread(rng, 3.0, 60.0, n, log=True),
+        "vib_harmonic": _spread(rng, 0.0, 0.6, n),
+        "vib_axis": [tuple(float(a) for a in axis) for axis in axes],
+        "gyro_axis": [tuple(float(g) for g in gyro) for gyro in gyros],
+    }
+    numbers = {"f0", "harmonic_decay", "pulse", "relief_m", "heat_freq", "delta_k", "vib_hz", "vib_harmonic"}
+    return tuple(
+        ClassSpec(index=k, **{key: float(v[k]) if key in numbers else v[k] for key, v in columns.items()})
+        for k in range(n)
     )
 
 
@@ -172,7 +269,7 @@ def sample_scene(index: int, config: WorldConfig = WorldConfig()) -> Scene:
     return Scene(
         index=index,
         seed=config.seed,
-        spec=class_spec(index % config.num_classes),
+        spec=config.spec(index % config.num_classes),
         attributes=attributes,
         center=tuple(float(c) for c in rng.uniform(margin, 1 - margin, 2)),
         radius=float(radius),
