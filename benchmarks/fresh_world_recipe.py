@@ -56,7 +56,7 @@ def ceiling(manifest: Path, a: str, b: str) -> float:
 def train(stage: str, data: Path, out: Path, init: str, sets: list[str]) -> float:
     """Run one `edgebind train` stage with default settings (plus --set); return its wall time."""
     command = [sys.executable, "-m", "edgebind.cli.main", "train", "--stage", stage, "--data", str(data),
-               "--out", str(out), "--model" if stage == "anchor" else "--init", init]
+               "--out", str(out), "--overwrite", "--model" if stage == "anchor" else "--init", init]
     for item in sets:
         command += ["--set", item]
     start = time.perf_counter()

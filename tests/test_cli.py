@@ -187,3 +187,19 @@ def test_help_and_models_start_without_torch():
     assert result.returncode == 0, result.stderr
     assert "edgebind-tiny-synthetic  trained" in result.stdout
     assert result.stdout.strip().endswith("torch loaded: False")
+
+
+def test_a_fresh_train_refuses_an_existing_run(world_dir, tmp_path, capsys):
+    """A second fresh run into the same --out would overwrite the checkpoint and append to the old
+    metrics: it is refused unless --overwrite (then the metrics start anew) or --resume."""
+    argv = ["train", "--stage", "bind", "--data", str(world_dir), "--modalities", "imu", "--out",
+            str(tmp_path / "run"), "--max-steps", "2", "--batch-size", "6", "--set", "log_every=5",
+            "--set", "val_fraction=0", "--set", "progress=false"]
+    assert main(argv) == 0
+    metrics = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in metrics] == [2]  # fewer steps than log_every: still logged
+    capsys.readouterr()
+    assert main(argv) == 2
+    assert "holds a run already (model.safetensors, metrics.jsonl): pass --resume" in capsys.readouterr().err
+    assert main(argv + ["--overwrite"]) == 0
+    assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 1

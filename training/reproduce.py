@@ -61,7 +61,7 @@ def _train(cfg: ReproduceConfig, name: str, data: Path, out: Path, **extra) -> N
     stage = "anchor" if name == "anchor" else "bind"
     Trainer(TrainConfig(stage=stage, data=str(data), out=str(out / name), epochs=extra.pop("epochs"),
                         batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed, progress=cfg.progress,
-                        cache_dir=str(out / "cache"), **PINNED, **extra)).run()
+                        cache_dir=str(out / "cache"), **PINNED, **extra), overwrite=True).run()
 
 
 def _report(bound, control, test: ManifestDataset, prompts: dict) -> list[dict]:

@@ -13,7 +13,7 @@ from typing import Optional
 import torch
 from tqdm import tqdm
 
-from edgebind.errors import CheckpointError
+from edgebind.errors import CheckpointError, ConfigError
 from edgebind.models import create_model, save_model
 from edgebind.models.checkpoint import load_state
 from edgebind.models.registry import WEIGHTS_FILE
@@ -49,13 +49,29 @@ def _schedule(cfg: TrainConfig, total_steps: int):
     return factor
 
 
+def _claim_run_directory(out: Path, resume: bool, overwrite: bool, remove: bool) -> None:
+    """Create `out`; a fresh run refuses a directory holding another run (its checkpoint and
+    metrics would be mixed with the new ones) unless told to `overwrite` it (the old metrics are
+    then removed where `remove`: by one process of a distributed run)."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is an existing file, not a run directory; choose another path")
+    previous = [name for name in (WEIGHTS_FILE, "metrics.jsonl") if (out / name).exists()]
+    if previous and not resume:
+        if not overwrite:
+            raise ConfigError(f"--out {out} holds a run already ({', '.join(previous)}): pass --resume to "
+                              "continue it, --overwrite to replace it, or choose another --out")
+        if remove:
+            (out / "metrics.jsonl").unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+
+
 class Trainer:
     """Builds model, data and optimizer from a TrainConfig; `run()` trains and saves to cfg.out."""
 
-    def __init__(self, cfg: TrainConfig, resume: bool = False):
+    def __init__(self, cfg: TrainConfig, resume: bool = False, overwrite: bool = False):
         self.cfg, self.out = cfg, Path(cfg.out)
         self.group = setup_distributed()
-        self.out.mkdir(parents=True, exist_ok=True)
+        _claim_run_directory(self.out, resume, overwrite, remove=self.group.main)
         torch.manual_seed(cfg.seed)
         self.device = torch.device(
             ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
@@ -70,7 +86,8 @@ class Trainer:
             scale = self.model.logit_scale(name)
             if cfg.learn_temperature and scale is not None:
                 scale.make_learnable()
-        self.data = open_data(cfg.data, cfg.data_options)
+        # The run's skip limit reaches the data set too, unless its options set one of their own.
+        self.data = open_data(cfg.data, {"max_skip_fraction": cfg.max_skip_fraction, **cfg.data_options})
         cache = Path(cfg.cache_dir) if cfg.cache_dir else self.out / "cache"
         self.data, val_data = split_validation(self.data, cfg)
         if not self.group.main:
@@ -212,7 +229,7 @@ class Trainer:
         log = MetricsLog(self.out, enabled=main)
         bar = tqdm(total=self.total_steps, initial=progress.step, desc=f"train {cfg.stage}",
                    disable=not (cfg.progress and main))
-        start, seen, parts, reason = time.perf_counter(), 0, {}, None
+        start, seen, parts, reason, last = time.perf_counter(), 0, {}, None, None
         try:
             while (reason := self._stop_reason(start)) is None:
                 batches = self._batches(progress.epoch)
@@ -243,9 +260,9 @@ class Trainer:
                     lr = self.scheduler.get_last_lr()[0]
                     bar.update(1)
                     bar.set_postfix(loss=f"{loss_value:.3f}", lr=f"{lr:.2e}", sps=f"{rate:.0f}")
+                    last = {"epoch": progress.epoch, "loss": loss_value, **parts, "lr": lr, "samples_per_s": rate}
                     if progress.step % cfg.log_every == 0:
-                        log.write(progress.step, {"epoch": progress.epoch, "loss": loss_value, **parts,
-                                                  "lr": lr, "samples_per_s": rate})
+                        log.write(progress.step, last)
                     if self.validator is not None and progress.step % cfg.val_every == 0:
                         self._validate(log, bar)
                     self._fit_to_budget(start, bar)
@@ -255,6 +272,8 @@ class Trainer:
                     progress.epoch, progress.batch = progress.epoch + 1, 0
                 if reason is not None:
                     break
+            if last is not None and progress.step % cfg.log_every:
+                log.write(progress.step, last)  # the final step is always in the log
             if self.validator is not None and not self._stop and progress.step % cfg.val_every:
                 self._validate(log, bar)  # the final weights are a candidate too
             self._checkpoint()

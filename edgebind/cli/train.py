@@ -40,7 +40,7 @@ def run(args) -> int:
         "data_options": parse_options(args.data_option) or None,
     }
     cfg = load_train_config(args.config, overrides, args.set or ())
-    summary = Trainer(cfg, resume=args.resume).run()
+    summary = Trainer(cfg, resume=args.resume, overwrite=args.overwrite).run()
     print(json.dumps(summary))
     return 130 if summary["interrupted"] else 0
 
@@ -66,3 +66,5 @@ def add_parser(sub) -> None:
     parser.add_argument("--seed", type=int)
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any config field")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start afresh in an --out that holds a run (its checkpoint and metrics are replaced)")
