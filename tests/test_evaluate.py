@@ -117,3 +117,13 @@ def test_arithmetic_weights_and_centring_reach_the_sum(mini_run):
     plain, centred = (evaluate.arithmetic(model, manifest, add="audio", center=c) for c in (False, True))
     assert (plain["center"], centred["center"]) == (False, True)
     assert plain["add_only R@1"] != centred["add_only R@1"] or plain["composed R@1"] != centred["composed R@1"]
+
+
+def test_synthetic_prompts_are_the_worlds_phrasing(mini_run, tmp_path):
+    """--prompts synthetic scores with the world's caption ensemble, as reproduce's prompts.json."""
+    out, _ = mini_run
+    common = ["eval", "--model", str(out / "bind"), "--data", str(out / "world" / "test"), "--task",
+              "zeroshot", "--modality", "audio"]
+    assert main(common + ["--prompts", "synthetic", "--json", str(tmp_path / "a.json")]) == 0
+    assert main(common + ["--prompts", str(out / "prompts.json"), "--json", str(tmp_path / "b.json")]) == 0
+    assert json.loads((tmp_path / "a.json").read_text()) == json.loads((tmp_path / "b.json").read_text())

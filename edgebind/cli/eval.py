@@ -9,7 +9,8 @@ Tasks:
   arithmetic  image + audio (or + text) composition on a synthetic world (--modality or
               --add: audio|text)
   fewshot     linear probe on frozen embeddings with --shots per class, several seeds
---prompts is a JSON object label -> prompt or list of prompts (default: templates over the labels).
+--prompts is a JSON object label -> prompt or list of prompts (default: templates over the labels),
+or `synthetic`: the synthetic world's caption phrasing, the prompts of `edgebind reproduce`'s table.
 Prints a table; --json writes the figures.
 
 examples:
@@ -47,6 +48,11 @@ def _per_modality(args, evaluate_one) -> list[dict]:
 def _zeroshot(model, args) -> list[dict]:
     from edgebind.training.evaluate import zeroshot
 
+    if args.prompts == "synthetic":  # the synthetic world's own phrasing, as `edgebind reproduce` uses
+        from edgebind.synthetic import prompt_ensemble
+
+        return _per_modality(args, lambda data, modality: zeroshot(model, data, modality,
+                                                                   prompt_ensemble(list(data.classes))))
     prompts = _prompts(args.prompts)
     return _per_modality(args, lambda data, modality: zeroshot(model, data, modality, prompts))
 
