@@ -85,20 +85,22 @@ def test_binding_beats_the_shuffled_control(tmp_path):
     init = create_model("edgebind-tiny-synthetic")
     init.load_state_dict(create_model("edgebind-tiny", modalities=["audio"]).state_dict(), strict=False)
     save_model(init, tmp_path / "init")
-    train = make_world(tmp_path / "train", 48, WorldConfig(num_classes=4, seed=0), progress=False)
-    test = ManifestDataset(make_world(tmp_path / "test", 96, WorldConfig(num_classes=4, seed=1), progress=False))
+    train = make_world(tmp_path / "train", 48, WorldConfig(4, seed=0), progress=False)
+    test = ManifestDataset(make_world(tmp_path / "test", 96, WorldConfig(4, seed=1), progress=False))
+    prompts = prompt_ensemble(list(test.classes))
+    common = dict(stage="bind", data=str(train), init=str(tmp_path / "init"), modalities=("audio",), epochs=8,
+                  batch_size=8, lr=3e-3, warmup_steps=2, cache_dir=str(tmp_path / "cache"), progress=False)
     top1 = {}
     for name, shuffle in (("bound", False), ("control", True)):
-        Trainer(TrainConfig(stage="bind", data=str(train), out=str(tmp_path / name), init=str(tmp_path / "init"),
-                            modalities=("audio",), epochs=8, batch_size=8, lr=3e-3, warmup_steps=2,
-                            shuffle_pairs=shuffle, cache_dir=str(tmp_path / "cache"), progress=False)).run()
-        result = evaluate.zeroshot(load_model(tmp_path / name), test, "audio", prompt_ensemble(list(test.classes)))
+        Trainer(TrainConfig(out=str(tmp_path / name), shuffle_pairs=shuffle, **common)).run()
+        result = evaluate.zeroshot(load_model(tmp_path / name), test, "audio", prompts)
         top1[name], chance, n = result["top1"], result["chance"], result["n"]
     bound, control = top1["bound"], top1["control"]
     assert bound - control > 3 * math.sqrt((bound * (1 - bound) + control * (1 - control)) / n), top1
     assert bound - chance > 3 * math.sqrt(chance * (1 - chance) / n), top1
 
 
+@pytest.mark.slow
 def test_shipped_model_keeps_its_emergent_alignment(tmp_path):
     """The shipped checkpoint still classifies held-out scenes from text for every modality
     (guards against transform or model changes that silently break trained weights)."""
