@@ -4,6 +4,15 @@ from __future__ import annotations
 import pytest
 import torch
 
+SLOW_FIXTURES = {"mini_run"}  # seconds to build: every test using one is marked slow
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the users of a slow fixture `slow`, so `-m 'not slow'` does not build it."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def tiny_model():

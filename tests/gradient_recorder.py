@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import torch
 
@@ -32,7 +33,7 @@ def record_gradients(trainer: Trainer) -> list[dict[str, torch.Tensor]]:
 
 if __name__ == "__main__":
     config, target = sys.argv[1:]
-    trainer = Trainer(TrainConfig(**json.loads(open(config).read())))
+    trainer = Trainer(TrainConfig(**json.loads(Path(config).read_text())))
     gradients = record_gradients(trainer)
     trainer.run()
     if trainer.group.main:

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from edgebind.cli.main import main
 
@@ -54,6 +55,7 @@ def test_bad_input_exits_2_with_a_message(tmp_path, capsys):
     assert f"audio: cannot decode {bad} (" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_console_script_runs_the_demo(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "edgebind.cli.main", "demo", "--samples", "8", "--classes", "4",
