@@ -24,7 +24,7 @@ def test_registry_lists_the_shipped_configs():
 
 
 def test_unknown_model_names_the_choices():
-    with pytest.raises(UnknownModelError, match=r"unknown model 'no-such-model': .*\bedgebind-tiny\b"):
+    with pytest.raises(UnknownModelError, match=r"unknown model 'no-such-model'; registered names: .*\bedgebind-tiny\b"):
         edgebind.create_model("no-such-model")
 
 
