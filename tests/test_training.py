@@ -61,8 +61,10 @@ def test_unknown_set_key():
 
 
 def _cfg(world_dir, out, **kw):
+    """The trainer's mechanics on all 12 samples, short final batches included (no validation split)."""
     base = dict(stage="bind", data=str(world_dir), out=str(out), modalities=("imu", "depth"),
-                epochs=2, batch_size=8, save_every=2, log_every=1, progress=False, lr=1e-3)
+                epochs=2, batch_size=8, save_every=2, log_every=1, progress=False, lr=1e-3,
+                val_fraction=0.0, drop_last=False)
     return TrainConfig(**{**base, **kw})
 
 
@@ -133,7 +135,8 @@ def test_sigterm_stops_the_cli_with_a_checkpoint_of_its_last_step(world_dir, tmp
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "edgebind.cli.main", "train", "--stage", "bind", "--data", str(world_dir),
            "--out", str(out), "--modalities", "imu", "--epochs", "500", "--batch-size", "4",
-           "--set", "progress=false", "--set", "log_every=1", "--set", "save_every=100000"]
+           "--set", "progress=false", "--set", "log_every=1", "--set", "save_every=100000",
+           "--set", "val_fraction=0"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while time.time() < deadline and not (out / "metrics.jsonl").exists():
@@ -207,3 +210,12 @@ def test_streaming_matches_in_memory_training(world_dir, tmp_path, stage, worker
     a, b = load_file(tmp_path / "m" / "model.safetensors"), load_file(tmp_path / "s" / "model.safetensors")
     for key in a:
         torch.testing.assert_close(a[key], b[key], atol=1e-6, rtol=1e-5, msg=key)
+
+
+def test_drop_last_leaves_out_the_short_final_batch(world_dir, tmp_path):
+    """12 samples in batches of 8: by default each epoch is one full batch; with drop_last off the
+    4 left over make a second step, whose loss would come from 4 samples."""
+    for drop_last, steps in ((True, 2), (False, 4)):
+        trainer = Trainer(_cfg(world_dir, tmp_path / str(drop_last), drop_last=drop_last))
+        assert [len(b) for b in trainer._batches(0)] == ([8] if drop_last else [8, 4])
+        assert trainer.run()["steps"] == steps

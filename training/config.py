@@ -64,6 +64,7 @@ class TrainConfig:
     finetune: str = "full"  # full | last:N (only the last N trunk blocks) | lora
     lora_rank: int = 8
     lora_alpha: float = 16.0
+    drop_last: bool = True  # leave out each epoch's short final batch (a loss from a few samples)
     shuffle_pairs: bool = False  # control run: each M meets another sample's image (no binding)
     progress: bool = True
 

@@ -96,7 +96,7 @@ class Trainer:
         if self.group.main:
             self.group.barrier()
         self.optimizer = torch.optim.AdamW(self.model.param_groups(cfg.weight_decay), lr=cfg.lr)
-        self.batches_per_epoch = math.ceil(len(self.data) / cfg.batch_size)
+        self.batches_per_epoch = len(self._batches(0))
         self.total_steps = _total_steps(cfg, self.batches_per_epoch)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _schedule(cfg, self.total_steps))
         # fp16 gradients underflow without loss scaling; bf16 and fp32 need none.
@@ -123,10 +123,15 @@ class Trainer:
         else:
             load_state(self.model, weights)
 
-    def _batches(self, epoch: int):
+    def _batches(self, epoch: int) -> list[torch.Tensor]:
+        """This epoch's shuffled batches of sample indices; with `drop_last`, a short final batch
+        (whose loss would come from a few samples and jump in the log) is left out."""
         generator = torch.Generator().manual_seed(self.cfg.seed * 100_003 + epoch)
         order = torch.randperm(len(self.data), generator=generator)
-        return order.split(self.cfg.batch_size)
+        batches = list(order.split(self.cfg.batch_size))
+        if self.cfg.drop_last and len(batches) > 1 and len(batches[-1]) < self.cfg.batch_size:
+            batches.pop()
+        return batches
 
     def _loss(self, pairs: dict) -> tuple[torch.Tensor, dict[str, float]]:
         """Sum over trained pairs of the symmetric InfoNCE loss on this global batch."""
