@@ -5,8 +5,9 @@ The public names below are imported on first use, so that `import edgebind.error
 """
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from edgebind.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -24,13 +25,7 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'edgebind' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+__getattr__ = lazy_exports(globals(), _EXPORTS)
 
 
 def __dir__() -> list[str]:

@@ -2,8 +2,9 @@
 torch-free parts (the registry of names) load without torch."""
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from edgebind.lazy import lazy_exports
 
 _EXPORTS = {
     "EdgeBindModel": "edgebind.models.model",
@@ -17,10 +18,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'edgebind.models' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(globals(), _EXPORTS)
