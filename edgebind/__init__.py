@@ -5,8 +5,6 @@ The public names below are imported on first use, so that `import edgebind.error
 """
 from __future__ import annotations
 
-from typing import Any
-
 from edgebind.lazy import lazy_exports
 
 __version__ = "0.1.0"

@@ -2,8 +2,6 @@
 torch-free parts (the registry of names) load without torch."""
 from __future__ import annotations
 
-from typing import Any
-
 from edgebind.lazy import lazy_exports
 
 _EXPORTS = {
