@@ -8,6 +8,7 @@ as Foxglove's JSON encoding wants them.
   whenever they change.
 - thermal: `foxglove.RawImage` `16UC1` in centikelvin (Kelvin x 100, the FLIR Y16 convention: 0.01 K
   steps up to 655 K); it replays as `ThermalFrame(uint16, "centikelvin")`.
+- vision (a colour camera): `foxglove.RawImage` `rgb8`; replays as uint8 H x W x 3.
 - audio: `foxglove.RawAudio` `pcm-s16` (interleaved, little-endian); replays as float32 / 32768.
 - imu: `edgebind.ImuBlock` (JSON schema IMU_BLOCK_SCHEMA below): `rate_hz` and `samples`, rows of
   accel x, y, z in m/s^2 then gyro x, y, z in rad/s.
@@ -54,7 +55,7 @@ SCHEMAS: dict[str, dict] = {
         "timestamp": _TIME, "frame_id": {"type": "string"}, "reason": {"type": "string"},
         "dropped": {"type": "integer"}, "edgebind": _EDGEBIND}},
 }
-_IMAGE_ENCODINGS = {"16UC1": np.dtype("<u2"), "32FC1": np.dtype("<f4")}
+_IMAGE_ENCODINGS = {"16UC1": np.dtype("<u2"), "32FC1": np.dtype("<f4"), "rgb8": np.dtype("u1")}
 
 
 def stamp(ns: int) -> dict:
@@ -73,7 +74,7 @@ def encode(item: Item, ns: int) -> list[tuple[str, str, dict]]:
     topic = f"/{item.source}/{item.modality}"
     if item.modality == "audio":
         samples, rate = item.data
-        pcm = np.clip(np.rint(np.asarray(samples, np.float32) * 32767), -32768, 32767).astype("<i2")
+        pcm = np.clip(np.rint(np.asarray(samples, np.float32) * 32768), -32768, 32767).astype("<i2")
         pcm = pcm.reshape(len(pcm), -1)
         return [(topic, "foxglove.RawAudio", {**base, "data": _b64(pcm), "format": "pcm-s16",
                                               "sample_rate": int(rate), "number_of_channels": pcm.shape[1]})]
@@ -87,8 +88,10 @@ def encode(item: Item, ns: int) -> list[tuple[str, str, dict]]:
         return [(topic, "foxglove.RawImage", _image(base, depth.astype(_IMAGE_ENCODINGS[encoding]), encoding))]
     if isinstance(item.data, ThermalFrame):
         return [(topic, "foxglove.RawImage", _image(base, centikelvin(item.data), "16UC1"))]
+    if item.modality == "vision" and _is_rgb8(item.data):
+        return [(topic, "foxglove.RawImage", _image(base, item.data, "rgb8"))]
     raise RecordingError(f"cannot record a {item.modality} chunk of {type(item.data).__name__} from "
-                         f"{item.source}; recordable: audio, imu, DepthFrame, ThermalFrame")
+                         f"{item.source}; recordable: audio, imu, DepthFrame, ThermalFrame, vision uint8 H x W x 3")
 
 
 def calibration(frame: DepthFrame, source: str, ns: int) -> tuple[str, str, dict]:
@@ -131,23 +134,28 @@ def decode(schema: str, topic: str, msg: dict, calib: dict[str, tuple[float, flo
         data = (np.asarray(msg["samples"], np.float32).reshape(-1, 6), msg["rate_hz"])
     elif schema == "foxglove.RawImage":
         image = np.frombuffer(base64.b64decode(msg["data"]), _IMAGE_ENCODINGS[msg["encoding"]])
-        image = image.reshape(msg["height"], msg["width"])
-        if modality == "thermal":
-            data = ThermalFrame(image, "centikelvin")
+        if modality == "vision":
+            data = image.reshape(msg["height"], msg["width"], 3)
+        elif modality == "thermal":
+            data = ThermalFrame(image.reshape(msg["height"], msg["width"]), "centikelvin")
         elif source not in calib:
             raise RecordingError(f"{topic}: a depth image before its camera calibration; the file was "
                                  "not written by edgebind record")
         else:
-            data = DepthFrame(image, *calib[source])
+            data = DepthFrame(image.reshape(msg["height"], msg["width"]), *calib[source])
     else:
         return None  # a topic of another program: not ours to replay
     return Chunk(source, modality, data, info["host_time"], info["sensor_time"], info["seq"], info["meta"])
 
 
 def _image(base: dict, array: np.ndarray, encoding: str) -> dict:
-    height, width = array.shape
+    height, width = array.shape[:2]
     return {**base, "width": width, "height": height, "encoding": encoding,
-            "step": width * array.dtype.itemsize, "data": _b64(array)}
+            "step": array[0].nbytes, "data": _b64(array)}
+
+
+def _is_rgb8(data: Any) -> bool:
+    return isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 3 and data.shape[2] == 3
 
 
 def _b64(array: np.ndarray) -> str:

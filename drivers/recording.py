@@ -16,19 +16,24 @@ import time
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+import numpy as np
+
 from edgebind.errors import RecordingError, require
 
 require("mcap", "sensors", "recording and replay")  # a clear message when the extra is missing
 from mcap.exceptions import EndOfFile, McapError  # noqa: E402
+from mcap.reader import make_reader  # noqa: E402
 from mcap.records import Channel, Message, Schema  # noqa: E402
 from mcap.stream_reader import StreamReader  # noqa: E402
 from mcap.writer import Writer  # noqa: E402
 
 from edgebind.drivers import mcap_codec  # noqa: E402
-from edgebind.drivers.chunks import Chunk, Item  # noqa: E402
+from edgebind.drivers.chunks import Chunk, Item, StreamInfo  # noqa: E402
 from edgebind.drivers.merge import merge  # noqa: E402
 from edgebind.drivers.source import Source  # noqa: E402
-from edgebind.frames import DepthFrame  # noqa: E402
+from edgebind.frames import DepthFrame, ThermalFrame  # noqa: E402
+
+UNITS = {"audio": "full scale [-1, 1]", "imu": "m/s^2, rad/s", "thermal": "centikelvin", "vision": "rgb8"}
 
 
 class Recorder:
@@ -59,6 +64,8 @@ class Recorder:
             if self._calibrations.get(item.source) != camera:
                 self._calibrations[item.source] = camera
                 records.insert(0, mcap_codec.calibration(item.data, item.source, ns))
+        if self.closed:
+            raise RecordingError(f"{self.path} is closed; recording stopped")
         try:
             for topic, schema, message in records:
                 self._writer.add_message(self._channel(topic, schema), ns, json.dumps(message).encode(), ns)
@@ -66,6 +73,7 @@ class Recorder:
             if time.monotonic() - self._last_flush >= self.flush_interval_s:
                 self.flush()
         except OSError as exc:
+            self._abandon()
             raise RecordingError(f"writing {self.path} failed ({exc.strerror}); recording stopped, the file "
                                  "holds what was recorded up to the last flush") from None
 
@@ -84,10 +92,16 @@ class Recorder:
             self._writer.finish()
             self._file.flush()
             os.fsync(self._file.fileno())
+            self._file.close()
         except OSError as exc:
+            self._abandon()
             raise RecordingError(f"finishing {self.path} failed ({exc.strerror}); the file is readable "
                                  "up to the last flush") from None
-        finally:
+
+    def _abandon(self) -> None:
+        """Stop writing after a failed write (a full disk): release the file, writing nothing more."""
+        self.closed = True
+        with contextlib.suppress(OSError):  # the buffered tail cannot be written; the fd closes anyway
             self._file.close()
 
     def __enter__(self) -> "Recorder":
@@ -128,6 +142,43 @@ def read_items(path: "str | Path") -> Iterator[Item]:
                 raise RecordingError(f"{path} is not a readable MCAP recording ({exc})") from None
     except OSError as exc:
         raise RecordingError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def recorded_streams(path: "str | Path") -> dict[str, StreamInfo]:
+    """Topic -> what its stream holds (rate, shape and dtype of its first chunk), by topic, from the file's
+    summary; empty for a file without one (a killed recorder: replay still plays it)."""
+    try:
+        with open(path, "rb") as f:
+            reader = make_reader(f)
+            summary = reader.get_summary()
+            if summary is None or summary.statistics is None:
+                return {}
+            stats, streams, calib = summary.statistics, {}, {}
+            seconds = max((stats.message_end_time - stats.message_start_time) / 1e9, 1e-9)
+            wanted = {c.topic for c in summary.channels.values() if not c.topic.endswith(("/gap", "/calibration"))}
+            for schema, channel, message in reader.iter_messages():
+                if set(streams) == wanted:
+                    break
+                if channel.topic in streams or channel.topic.endswith("/gap"):
+                    continue
+                item = mcap_codec.decode(schema.name, channel.topic, json.loads(message.data), calib)
+                if isinstance(item, Chunk):
+                    count = stats.channel_message_counts.get(channel.id, 0)
+                    streams[channel.topic] = _stream_info(item, count / seconds)
+            return dict(sorted(streams.items()))
+    except (McapError, EndOfFile, OSError, ValueError):
+        return {}
+
+
+def _stream_info(chunk: Chunk, messages_per_s: float) -> StreamInfo:
+    data = chunk.data
+    if isinstance(data, tuple):  # a block of samples at its own rate
+        return StreamInfo(chunk.modality, float(data[1]), data[0].shape, str(data[0].dtype), UNITS[chunk.modality])
+    array = np.asarray(data.depth if isinstance(data, DepthFrame) else data.data if isinstance(data, ThermalFrame)
+                       else data)
+    units = ("millimetres" if array.dtype == np.uint16 else "metres") if chunk.modality == "depth" \
+        else UNITS[chunk.modality]
+    return StreamInfo(chunk.modality, round(messages_per_s, 3), array.shape, str(array.dtype), units)
 
 
 def record(sources: "list[Source]", path: "str | Path", duration_s: float | None = None,

@@ -49,8 +49,14 @@ class ReplaySource(Source):
         return self.config.speed == 0
 
     def info(self) -> SourceInfo:
-        return SourceInfo(self.name, "replay", str(Path(self.config.path).resolve()), (),
-                          {"sources": list(self.config.sources), "speed": self.config.speed})
+        """The recorded streams (from the file's summary: none listed for a killed recorder's file)."""
+        from edgebind.drivers.recording import recorded_streams
+
+        wanted = self.config.sources
+        streams = {topic: s for topic, s in recorded_streams(self.config.path).items()
+                   if not wanted or topic.split("/")[1] in wanted}
+        return SourceInfo(self.name, "replay", str(Path(self.config.path).resolve()), tuple(streams.values()),
+                          {"topics": list(streams), "speed": self.config.speed})
 
     def _connect(self) -> None:
         if self._items is not None:

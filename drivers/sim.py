@@ -1,7 +1,8 @@
 """`sim`: the synthetic world streamed as a live sensor, one source per modality.
 
 Real time by default (`speed: 1`); `speed: 10` plays ten times faster and `speed: 0` as fast as
-the consumer reads (then nothing is dropped). Every chunk's `meta` holds the ground truth
+the consumer reads (then nothing is dropped, and host times are the open time plus simulated time,
+so several fast sim sources stay aligned in time as live ones do). Every chunk's `meta` holds the ground truth
 (scene index, label, whether its event is on, the onset time), and `SimSource.schedule.events()`
 lists the events, so detection can be scored. Sensor time is the simulated clock in seconds.
 """
@@ -108,7 +109,10 @@ class SimSource(Source):
             return []
         data = self._render(t0, n)
         self._index += n
-        return [self.chunk(c.modality, data, sensor_time=t0, meta=self.schedule.truth(t0 if n == 1 else t1))]
+        # As fast as read, the host clock follows simulated time (so windows and recordings line up).
+        host_time = None if c.speed else self._start + (t1 if n > 1 else t0)
+        return [self.chunk(c.modality, data, sensor_time=t0, host_time=host_time,
+                           meta=self.schedule.truth(t0 if n == 1 else t1))]
 
     def _render(self, t: float, n: int):
         """What the model's transform takes for this modality at sim time `t`."""

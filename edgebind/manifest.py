@@ -3,7 +3,9 @@
 `manifest.jsonl` holds one JSON object per sample: {"id", "label", "caption", "image", "audio",
 "depth", "thermal", "imu", ...}. Modality keys may be absent or null; file paths are relative to the
 manifest's directory; any other key (e.g. "attributes") is kept in `Sample.extra`. Rows are read
-into `edgebind.sample.Sample`, whose `inputs` are then the absolute file paths.
+into `edgebind.sample.Sample`, whose `inputs` are then the absolute file paths. A row's optional
+"depth_camera" ({"baseline_m", "focal_px"}, e.g. from a recorded camera) makes its depth input a
+`DepthFrame` of that file, so the depth transform uses the camera that took it.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any, Iterable, Mapping
 
 from edgebind.errors import InputError, UnreadableFileError
 from edgebind.fileio import atomic_write
+from edgebind.frames import DepthFrame
 from edgebind.modality import Modality
 from edgebind.sample import Sample
 
@@ -27,6 +30,12 @@ FILE_KEYS: dict[str, Modality] = {
     "imu": Modality.IMU,
 }
 _TEXT_KEYS = ("label", "caption")
+DEPTH_CAMERA = "depth_camera"
+
+
+def input_file(raw: Any) -> Path:
+    """The file behind a manifest sample's input (a path, or a DepthFrame of one)."""
+    return Path(raw.depth if isinstance(raw, DepthFrame) else raw)
 
 
 def to_row(sample: Sample, base_dir: "str | Path") -> dict[str, Any]:
@@ -36,7 +45,10 @@ def to_row(sample: Sample, base_dir: "str | Path") -> dict[str, Any]:
     row: dict[str, Any] = {"id": sample.id, "label": sample.label, "caption": sample.caption}
     for key, modality in FILE_KEYS.items():
         if modality.value in sample.inputs:
-            row[key] = _relative(sample.inputs[modality.value], Path(base_dir))
+            raw = sample.inputs[modality.value]
+            row[key] = _relative(input_file(raw), Path(base_dir))
+            if isinstance(raw, DepthFrame):
+                row[DEPTH_CAMERA] = {"baseline_m": raw.baseline_m, "focal_px": raw.focal_px}
     return {**row, **sample.extra}
 
 
@@ -63,10 +75,24 @@ def _parse_row(row: Any, base_dir: Path, where: str) -> Sample:
                 f'{where}: sample {sample_id!r}: "{key}" must be a string or null, '
                 f"got {type(value).__name__}"
             )
-    paths = {m.value: base_dir / row[k] for k, m in FILE_KEYS.items() if row.get(k) is not None}
-    extra = {k: v for k, v in row.items() if k not in ("id", *_TEXT_KEYS, *FILE_KEYS)}
+    paths: dict[str, Any] = {m.value: base_dir / row[k] for k, m in FILE_KEYS.items() if row.get(k) is not None}
+    if row.get(DEPTH_CAMERA) is not None and "depth" in paths:
+        paths["depth"] = _depth_frame(paths["depth"], row[DEPTH_CAMERA], f"{where}: sample {sample_id!r}")
+    extra = {k: v for k, v in row.items() if k not in ("id", *_TEXT_KEYS, *FILE_KEYS, DEPTH_CAMERA)}
     labels = (row["label"],) if row.get("label") else ()
     return Sample(sample_id, labels, row.get("caption"), paths, extra)
+
+
+def _depth_frame(path: Path, camera: Any, where: str) -> DepthFrame:
+    """The depth file with the row's own camera calibration."""
+    if not (isinstance(camera, dict) and set(camera) == {"baseline_m", "focal_px"}
+            and all(isinstance(v, (int, float)) for v in camera.values())):
+        raise InputError(f'{where}: "{DEPTH_CAMERA}" must be {{"baseline_m": number, "focal_px": number}}, '
+                         f"got {camera!r}")
+    try:
+        return DepthFrame(path, float(camera["baseline_m"]), float(camera["focal_px"]))
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None
 
 
 def _manifest_file(path: "str | Path") -> Path:
@@ -100,8 +126,8 @@ def read_manifest(path: "str | Path", check_files: bool = True) -> list[Sample]:
             )
         first_line[sample.id] = number
         if check_files:
-            for modality, file in sample.inputs.items():
-                if not file.is_file():
+            for modality, raw in sample.inputs.items():
+                if not (file := input_file(raw)).is_file():
                     raise UnreadableFileError(
                         f"{where}: sample {sample.id!r}: {modality} file {file} does not exist"
                     )

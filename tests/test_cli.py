@@ -15,7 +15,7 @@ def test_help_lists_subcommands(capsys):
     except SystemExit as exc:
         assert exc.code == 0
     out = capsys.readouterr().out
-    for command in ("demo", "embed", "models", "record", "devices"):
+    for command in ("demo", "embed", "models", "record", "extract", "devices"):
         assert command in out
 
 

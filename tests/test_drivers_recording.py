@@ -41,7 +41,9 @@ def _by_source(items) -> dict:
 def recording(tmp_path_factory):
     """The sim set (1 s) plus a Gap, recorded; returns (path, what was written)."""
     path = tmp_path_factory.mktemp("rec") / "sim.mcap"
-    items = _sim_items() + [Gap("sim_imu", "device lost: test", time.monotonic(), 3)]
+    colour = np.random.default_rng(0).integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    items = _sim_items() + [Gap("sim_imu", "device lost: test", time.monotonic(), 3),
+                            Chunk("cam", "vision", colour, time.monotonic(), 0.5, 0)]
     with Recorder(path) as recorder:
         for item in items:
             recorder.write(item)
@@ -68,6 +70,9 @@ def test_recording_reads_back_exactly(recording):
             elif a.modality == "audio":
                 np.testing.assert_allclose(b.data[0], a.data[0], atol=1.5 / 32768)
                 assert b.data[1] == a.data[1]
+            elif a.modality == "vision":
+                assert b.data.dtype == np.uint8
+                np.testing.assert_array_equal(b.data, a.data)
             else:
                 np.testing.assert_array_equal(b.data[0], a.data[0])
 
@@ -92,8 +97,21 @@ def test_replay_as_fast_as_possible_keeps_every_item(recording):
     assert len(items) == len(written) and replay.status.drops == 0
     shifted = [b.host_time - a.host_time for a, b in zip(written, items) if isinstance(a, Chunk)]
     assert np.ptp(shifted) < 1e-6  # recorded host times, shifted to the replay's start
-    with build_source({"type": "replay", "path": str(path), "speed": 0, "sources": ["sim_imu"]}) as replay:
-        assert {i.source for i in replay} == {"sim_imu"}
+    with build_source({"type": "replay", "path": str(path), "speed": 0, "sources": ["sim_imu", "cam"]}) as replay:
+        assert {i.source for i in replay} == {"sim_imu", "cam"}
+        cam, imu = replay.info().streams  # by topic
+    assert (imu.modality, imu.rate_hz, imu.shape, imu.dtype, imu.units) == ("imu", 200.0, (10, 6), "float32",
+                                                                         "m/s^2, rad/s")
+    assert (cam.modality, cam.shape, cam.dtype) == ("vision", (6, 8, 3), "uint8")
+
+
+def test_replay_describes_every_recorded_stream(recording):
+    streams = build_source({"type": "replay", "path": str(recording[0])}).info().streams
+    by_modality = {s.modality: s for s in streams}
+    assert set(by_modality) == {"audio", "depth", "thermal", "imu", "vision"}
+    assert (by_modality["audio"].rate_hz, by_modality["audio"].shape) == (16000.0, (512, 1))
+    assert (by_modality["depth"].shape, by_modality["depth"].units) == ((64, 64), "millimetres")
+    assert (by_modality["thermal"].dtype, by_modality["thermal"].units) == ("uint16", "centikelvin")
 
 
 def test_live_recording_replays_at_recorded_speed(tmp_path):
@@ -167,6 +185,29 @@ def test_sigterm_finishes_the_file(tmp_path):
         summary = make_reader(f).get_summary()
     assert summary.statistics.message_count == len(list(read_items(out))) + 1  # + the calibration
     assert max(i.host_time for i in read_items(out)) > stopped_at - 0.2
+
+
+def _full_disk_at(size: int):
+    """For a child process: writes past `size` bytes fail (EFBIG), as a full disk's do (ENOSPC)."""
+    def limit() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    return limit
+
+
+def test_a_full_disk_stops_recording_with_a_clear_error_and_a_readable_file(tmp_path):
+    out = tmp_path / "full.mcap"
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgebind.cli.main", "record", "--sensors", "sim", "--set", "sim.speed=0",
+         "--set", "sim.duration_s=60", str(out)],
+        preexec_fn=_full_disk_at(200_000), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"edgebind record: error: writing {out} failed (File too large); recording stopped, the file holds " \
+           "what was recorded up to the last flush" in proc.stderr
+    items = list(read_items(out))  # everything up to the last flush reads back
+    assert len(items) > 50 and {i.source for i in items} <= {"sim_audio", "sim_depth", "sim_thermal", "sim_imu"}
 
 
 def test_record_command_and_its_errors(tmp_path, capsys):

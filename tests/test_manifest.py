@@ -101,6 +101,10 @@ def test_write_is_atomic_and_validates(dataset: Path) -> None:
         ('{"id": "a"}', InputError, "duplicate id 'a' \\(first on line 1\\)"),
         ('{"id": "b", "audio": 5}', InputError, '"audio" must be a string or null, got int'),
         ('{"id": "b", "caption": ["x"]}', InputError, '"caption" must be a string'),
+        ('{"id": "b", "depth": "d.png", "depth_camera": [0.05, 383]}', InputError,
+         '"depth_camera" must be \\{"baseline_m": number, "focal_px": number\\}'),
+        ('{"id": "b", "depth": "d.png", "depth_camera": {"baseline_m": 0, "focal_px": 383}}', InputError,
+         "sample 'b': depth frame: baseline_m and focal_px must be finite and > 0"),
     ],
 )
 def test_bad_lines_name_file_and_line(tmp_path: Path, bad_line: str, error: type, message: str) -> None:
@@ -121,4 +125,21 @@ def test_missing_file_is_an_error_only_when_checked(tmp_path: Path) -> None:
 def test_missing_manifest(tmp_path: Path) -> None:
     path = tmp_path / "nope.jsonl"
     with pytest.raises(UnreadableFileError, match=re.escape(f"cannot read manifest {path}")):
+        read_manifest(path)
+
+
+def test_a_rows_depth_camera_travels_with_its_depth_file(tmp_path: Path) -> None:
+    from edgebind.frames import DepthFrame
+
+    (tmp_path / "d.png").write_bytes(b"x")
+    camera = '"depth_camera": {"baseline_m": 0.05, "focal_px": 383}'
+    path = _write_lines(tmp_path, '{"id": "s", "depth": "d.png", ' + camera + "}")
+    (sample,) = read_manifest(path)
+    assert sample.inputs["depth"] == DepthFrame(tmp_path / "d.png", 0.05, 383.0)
+    assert "depth_camera" not in sample.extra
+    rewritten = write_manifest(tmp_path / "copy" / "manifest.jsonl", [sample])
+    row = json.loads(rewritten.read_text())
+    assert row["depth"] == str(tmp_path / "d.png") and row["depth_camera"] == {"baseline_m": 0.05, "focal_px": 383.0}
+    (tmp_path / "d.png").unlink()
+    with pytest.raises(UnreadableFileError, match="depth file .*d.png does not exist"):
         read_manifest(path)

@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import numpy as np
-import soundfile as sf
-from PIL import Image
 from tqdm import tqdm
 
+from edgebind import datafiles
 from edgebind.errors import ConfigError, InputError
 from edgebind.manifest import MANIFEST_NAME, write_manifest
 from edgebind.synthetic import render
@@ -293,17 +292,13 @@ def render_sample(scene: Scene, config: WorldConfig = WorldConfig()) -> dict[str
     }
 
 
-def _save_imu(path: Path, data: np.ndarray) -> None:
-    np.savetxt(path, data, fmt="%.6f", delimiter=",", header="t,ax,ay,az,gx,gy,gz", comments="")
-
-
-# Manifest key -> (file suffix, writer(path, array, config)).
-_WRITERS: dict[str, tuple[str, Callable[[Path, np.ndarray, WorldConfig], None]]] = {
-    "image": (".png", lambda p, a, c: Image.fromarray(a).save(p)),
-    "audio": (".wav", lambda p, a, c: sf.write(p, a, c.audio_rate, subtype="PCM_16")),
-    "depth": (".png", lambda p, a, c: Image.fromarray(a).save(p)),
-    "thermal": (".npy", lambda p, a, c: np.save(p, a)),
-    "imu": (".csv", lambda p, a, c: _save_imu(p, a)),
+# Manifest key -> writer(path without suffix, array, config) -> the path written.
+_WRITERS: dict[str, Callable[[Path, np.ndarray, WorldConfig], Path]] = {
+    "image": lambda p, a, c: datafiles.save_image(p, a),
+    "audio": lambda p, a, c: datafiles.save_audio(p, a, c.audio_rate),
+    "depth": lambda p, a, c: datafiles.save_depth(p, a),
+    "thermal": lambda p, a, c: datafiles.save_thermal(p, a),
+    "imu": lambda p, a, c: datafiles.save_imu(p, a),
 }
 
 
@@ -320,9 +315,7 @@ def make_world(
     for index in tqdm(range(num_samples), desc="synthetic world", disable=not progress or num_samples <= 50):
         data = render_sample(sample_scene(index, config), config)
         row = {k: data[k] for k in ("id", "label", "caption")}
-        for key, (suffix, write) in _WRITERS.items():
-            relative = f"{key}/{data['id']}{suffix}"
-            write(out_dir / relative, data[key], config)
-            row[key] = relative
+        for key, write in _WRITERS.items():
+            row[key] = write(out_dir / key / data["id"], data[key], config).relative_to(out_dir).as_posix()
         rows.append({**row, "attributes": data["attributes"]})
     return write_manifest(out_dir / MANIFEST_NAME, rows)

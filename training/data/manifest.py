@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
-from edgebind.manifest import MANIFEST_NAME, read_manifest
+from edgebind.manifest import MANIFEST_NAME, input_file, read_manifest
 from edgebind.modality import Modality
 
 from edgebind.sample import Sample
@@ -43,10 +43,10 @@ class ManifestDataset(SkippingDataset[Sample]):
             if self.modalities is not None and not all(sample.has(m) for m in self.modalities):
                 continue
             paths = {
-                key: file for key, file in sample.inputs.items()
+                key: raw for key, raw in sample.inputs.items()
                 if self.modalities is None or Modality(key) in self.modalities
             }
-            if all(self._require(file, f"missing {key} file") for key, file in paths.items()):
+            if all(self._require(input_file(raw), f"missing {key} file") for key, raw in paths.items()):
                 yield replace(sample, inputs=paths)
 
     def _load(self, entry: Sample) -> Sample:
