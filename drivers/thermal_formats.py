@@ -97,8 +97,9 @@ def decode(name: str, raw: np.ndarray, radiometric: bool = True) -> ThermalFrame
     fmt = FORMATS[name]
     raw = np.asarray(raw)
     if frame_size(raw, fmt) not in fmt.sizes:
+        layout = "uint16 H x W" if fmt.fourcc == "Y16 " else "uint8 H x W x 2"
         raise InputError(
-            f"{name}: expected a {fmt.describe()} frame ({'uint16 H x W' if fmt.fourcc == 'Y16 ' else 'uint8 H x W x 2'}), "
+            f"{name}: expected a {fmt.describe()} frame ({layout}), "
             f"got {raw.dtype} {'x'.join(map(str, raw.shape))}; set format to this camera's "
             f"({', '.join(f'{n}: {f.describe()}' for n, f in FORMATS.items())})")
     return fmt.decode(raw, radiometric)
