@@ -45,10 +45,10 @@ def realsense_cameras() -> list[Device]:
     return found
 
 
-def video_devices() -> list[Device]:
+def video_devices(pattern: str = "/dev/video*") -> list[Device]:
     """V4L2 devices (UVC thermal cameras such as PureThermal/Lepton, Boson, TC001 appear here)."""
     found = []
-    for path in sorted(glob.glob("/dev/video*")):
+    for path in sorted(glob.glob(pattern)):
         name_file = Path("/sys/class/video4linux") / Path(path).name / "name"
         name = name_file.read_text().strip() if name_file.exists() else ""
         found.append(Device("video", path, name, f"thermal.device={path}"))
