@@ -1,0 +1,134 @@
+"""Encoder backends: raw inputs of a modality -> unit vectors in the shared space.
+
+One interface (`Backend`) for every way of running the encoders; the node only ever calls
+`embed`. PyTorch is the first implementation (fp32, or bf16 autocast where the CPU has bf16
+units); exported ONNX / TensorRT engines plug in through the same BACKENDS registry. Every
+backend applies the model's own transforms, so preprocessing is the training one.
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+from edgebind.config import check_choice, from_dict
+from edgebind.errors import ConfigError
+from edgebind.registry import Registry
+
+BACKENDS: Registry[type["Backend"]] = Registry("backend")
+DEFAULT_MODEL = "edgebind-tiny-synthetic"  # the shipped, trained model: runs with no download
+
+
+@dataclass(kw_only=True)
+class BackendConfig:
+    """Which model to run and how; each backend adds its own keys."""
+
+    type: str = "torch"
+    model: str = DEFAULT_MODEL  # a registered model name or a checkpoint directory
+    batch_size: int = 16  # windows embedded together (per modality)
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ConfigError(f"backend batch_size must be >= 1, got {self.batch_size}")
+
+
+def backend_config(data: "dict[str, Any] | BackendConfig", where: str = "backend") -> BackendConfig:
+    """A typed backend config from a dict whose `type` picks the backend (default torch)."""
+    if isinstance(data, BackendConfig):
+        return data
+    data = {"type": "torch", **(data or {})}
+    return from_dict(BACKENDS.get(data["type"]).config_cls, data, where)
+
+
+def build_backend(config: "dict[str, Any] | BackendConfig", modalities: Sequence[str] | None = None) -> "Backend":
+    """The backend the config's `type` names, holding encoders for `modalities` (None: all)."""
+    config = backend_config(config)
+    return BACKENDS.get(config.type)(config, modalities)
+
+
+class Backend(abc.ABC):
+    """Embeds batches of raw inputs; `logit_scale(m)` is the temperature its scores use."""
+
+    config_cls: ClassVar[type[BackendConfig]] = BackendConfig
+
+    @property
+    @abc.abstractmethod
+    def modalities(self) -> tuple[str, ...]:
+        """The modalities it can embed (text included where the text tower is loaded)."""
+
+    @property
+    @abc.abstractmethod
+    def dim(self) -> int:
+        """The shared space's dimension."""
+
+    @abc.abstractmethod
+    def embed(self, modality: str, items: Sequence[Any]) -> np.ndarray:
+        """float32 [len(items), dim] unit vectors."""
+
+    @abc.abstractmethod
+    def window_s(self, modality: str) -> float:
+        """Seconds of signal one input of a sampled modality (audio, IMU) holds: the window length."""
+
+    @abc.abstractmethod
+    def logit_scale(self, modality: str) -> float:
+        """The inverse temperature of `modality`'s similarities, as trained (for softmax scores)."""
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+
+@dataclass(kw_only=True)
+class TorchConfig(BackendConfig):
+    type: str = "torch"
+    precision: str = "fp32"  # fp32, or bf16 (autocast; ~2-3x faster where the CPU has AVX512-BF16/AMX)
+    threads: int | None = None  # torch intra-op threads (None: torch's default, one per core)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_choice(self.precision, ("fp32", "bf16"), "torch backend precision")
+
+
+@BACKENDS.register("torch")
+class TorchBackend(Backend):
+    """The model in PyTorch eager mode, under inference_mode."""
+
+    config_cls = TorchConfig
+
+    def __init__(self, config: TorchConfig, modalities: Sequence[str] | None = None) -> None:
+        import torch
+
+        from edgebind.models import create_model
+
+        self.config, self._torch = config, torch
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        self.model = create_model(config.model, modalities)
+        self._modalities = tuple(m.value for m in self.model.modalities)
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        return self._modalities
+
+    @property
+    def dim(self) -> int:
+        return self.model.embed_dim
+
+    def embed(self, modality: str, items: Sequence[Any]) -> np.ndarray:
+        torch = self._torch
+        bf16 = self.config.precision == "bf16"
+        with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+            vectors = self.model.embed({modality: list(items)}, self.config.batch_size)[modality]
+        return vectors.float().numpy()
+
+    def window_s(self, modality: str) -> float:
+        config = self.model.transform(modality).config
+        return config.clip_duration if modality == "audio" else config.length / config.rate_hz
+
+    def logit_scale(self, modality: str) -> float:
+        scale = self.model.logit_scale(modality)
+        return float(scale.scale) if scale is not None else 100.0
+
+    def describe(self) -> str:
+        return f"torch {self.config.precision} {self.config.model}"

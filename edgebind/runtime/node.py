@@ -1,0 +1,293 @@
+"""The perception node: sensors -> windows -> embeddings -> detections, on two threads.
+
+The capture thread merges the sources' items and cuts them into windows (edgebind.runtime.windows);
+a bounded queue hands the windows to the inference thread, which embeds them in batches per
+modality with the backend, scores them for the detector, and hands `Embedding`s and `Detection`s
+to the library user (iteration, callbacks). A slow model never stalls capture: when the window
+queue is full its oldest windows are dropped and counted, unless every source is offline (replay,
+a sim at speed 0), where the node waits instead and loses nothing. The node imports no training
+code.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from edgebind.config import from_dict
+from edgebind.drivers import Chunk, Gap, Source, build_source, merge, source_config
+from edgebind.errors import ConfigError
+from edgebind.runtime.backend import Backend, backend_config, build_backend
+from edgebind.runtime.detector import Detection, Detector, DetectorConfig, EventConfig
+from edgebind.runtime.queue import BoundedQueue
+from edgebind.runtime.windows import BlockWindower, FrameWindower, Window
+
+log = logging.getLogger(__name__)
+BLOCK_MODALITIES = ("audio", "imu")
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """One embedded window: a unit vector in the shared space for [t_start, t_end] (host clock)."""
+
+    source: str
+    modality: str
+    t_start: float
+    t_end: float
+    vector: np.ndarray
+    scores: Mapping[str, float] = field(default_factory=dict)  # event name -> score, where scored
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
+class WindowConfig:
+    """How streams are cut into windows (their length is the model's input length)."""
+
+    hop_s: float = 0.5  # audio and IMU: seconds between window starts
+    frame_rate_hz: float = 2.0  # depth, thermal, colour: frames embedded per second per stream
+
+    def __post_init__(self) -> None:
+        if not (self.hop_s > 0 and self.frame_rate_hz > 0):
+            raise ConfigError("windows.hop_s and windows.frame_rate_hz must be > 0")
+
+
+@dataclass(kw_only=True)
+class NodeConfig:
+    """Everything a node runs: sources, backend, windowing, events and queue sizes."""
+
+    sensors: list = field(default_factory=lambda: [{"type": "sim", "modality": m, "name": f"sim_{m}"}
+                                                   for m in ("audio", "depth", "thermal", "imu")])
+    backend: dict = field(default_factory=dict)
+    windows: WindowConfig = field(default_factory=WindowConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    events: list = field(default_factory=list)  # EventConfig dicts (or objects)
+    queue_size: int = 64  # windows waiting for the model before the oldest are dropped
+    output_size: int = 4096  # embeddings and detections waiting for the library user
+
+    def __post_init__(self) -> None:
+        self.sensors = [source_config(s, f"sensors[{i}]") for i, s in enumerate(self.sensors)]
+        self.events = [from_dict(EventConfig, e, f"events[{i}]") for i, e in enumerate(self.events)]
+        self.backend = backend_config(self.backend)
+        if not self.sensors:
+            raise ConfigError("a node needs at least one sensor")
+        if self.queue_size < 1 or self.output_size < 1:
+            raise ConfigError("queue_size and output_size must be >= 1")
+
+
+@dataclass
+class StreamStats:
+    """Counters of one stream (source + modality)."""
+
+    windows: int = 0
+    embedded: int = 0
+    dropped: int = 0
+    latency_ms: list = field(default_factory=list)  # window end -> embedding ready, recent ones
+
+
+class Node:
+    """`with Node(config) as node: for item in node: ...` yields Embeddings and Detections.
+
+    `on_event(name, fn)` calls `fn(detection)` from the inference thread; `stats()` reports
+    per-stream counters, latency and queue depth. Every thread it starts, `close()` stops.
+    """
+
+    def __init__(self, config: "NodeConfig | Mapping[str, Any] | None" = None, *,
+                 backend: Backend | None = None) -> None:
+        self.config = config if isinstance(config, NodeConfig) else from_dict(NodeConfig, dict(config or {}), "node")
+        self.sources: list[Source] = [build_source(c) for c in self.config.sensors]
+        self._backend = backend
+        self._detector: Detector | None = None
+        self._callbacks: dict[str, list[Callable[[Detection], None]]] = defaultdict(list)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._error: BaseException | None = None
+        self._stats: dict[tuple[str, str], StreamStats] = defaultdict(StreamStats)
+        self._latest: dict[str, Window] = {}  # stream -> latest window (the snapshot of a detection)
+        self._windows: BoundedQueue[Window] | None = None
+        self._outputs: BoundedQueue[Embedding | Detection] | None = None
+        self._exit = contextlib.ExitStack()
+
+    # --- set-up ---------------------------------------------------------------------------------
+    @property
+    def backend(self) -> Backend:
+        """The encoders, loaded on first use for the modalities the sources say they stream."""
+        if self._backend is None:
+            streams = [{st.modality for st in source.info().streams} for source in self.sources]
+            needed = None if not all(streams) else sorted(set().union(*streams) | {"text"})
+            self._backend = build_backend(self.config.backend, needed)
+        return self._backend
+
+    def _windower(self, modality: str) -> "BlockWindower | FrameWindower":
+        if modality in BLOCK_MODALITIES:
+            return BlockWindower(self.backend.window_s(modality), self.config.windows.hop_s)
+        return FrameWindower(self.config.windows.frame_rate_hz)
+
+    def _build_detector(self) -> Detector | None:
+        events = self.config.events
+        if not events:
+            return None
+        b = self.backend
+        vectors = np.stack([self._event_vector(e) for e in events])
+        background = b.embed("text", list(self.config.detector.background)) if self.config.detector.background \
+            else np.zeros((0, b.dim), np.float32)
+        scales = {m: b.logit_scale(m) for m in b.modalities if m != "text"}
+        return Detector(self.config.detector, events, vectors, background, scales)
+
+    def _event_vector(self, event: EventConfig) -> np.ndarray:
+        """The unit mean of the event's prompt (and example) embeddings."""
+        parts = [self.backend.embed("text", list(event.prompts or (event.name,)))]
+        for example in event.examples:
+            modality, _, path = example.partition(":")
+            parts.append(self.backend.embed(modality, [path]))
+        mean = np.concatenate(parts).mean(axis=0)
+        return mean / max(float(np.linalg.norm(mean)), 1e-12)
+
+    # --- life cycle -----------------------------------------------------------------------------
+    def open(self) -> "Node":
+        if self._threads:
+            raise ConfigError("this node is already running; create a new Node to run again")
+        self._detector = self._build_detector()
+        lossless = all(s.lossless() for s in self.sources)
+        self._windows = BoundedQueue(self.config.queue_size, lossless)
+        self._outputs = BoundedQueue(self.config.output_size, lossless)
+        for source in self.sources:
+            self._exit.enter_context(source)
+        self._threads = [threading.Thread(target=self._guard(self._capture), name="edgebind-node-capture", daemon=True),
+                         threading.Thread(target=self._guard(self._infer), name="edgebind-node-infer", daemon=True)]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop the sources, embed what was already captured, and stop both threads. Idempotent."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(10)
+        self._exit.close()
+        if self._outputs is not None:
+            self._outputs.close()
+
+    def __enter__(self) -> "Node":
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def on_event(self, name: str, callback: Callable[[Detection], None]) -> None:
+        """Call `callback(detection)` for every start and end of event `name` ("*": every event)."""
+        known = {e.name for e in self.config.events}
+        if name != "*" and name not in known:
+            raise ConfigError(f"no event named {name!r}; the node detects: {', '.join(sorted(known)) or 'nothing'}")
+        self._callbacks[name].append(callback)
+
+    def read(self, timeout: float | None = None) -> "Embedding | Detection | None":
+        """The next output; None after `timeout` s without one, or when the node has stopped."""
+        items = self._outputs.get_many(1, timeout) if self._outputs is not None else []
+        if not items and self._error is not None:
+            raise self._error
+        return items[0] if items else None
+
+    def __iter__(self) -> Iterator["Embedding | Detection"]:
+        while not (self._outputs.closed_and_empty and self._stop.is_set()):
+            item = self.read(0.2)
+            if item is not None:
+                yield item
+            elif self.finished:
+                return
+
+    @property
+    def finished(self) -> bool:
+        """True when every source has ended (or the node stopped) and everything was handed over."""
+        return self._outputs is not None and self._outputs.closed_and_empty
+
+    def stats(self) -> dict[str, Any]:
+        """Per stream: windows cut, embedded, dropped, latency p50/p99 (ms); queue depth; sources."""
+        streams = {}
+        for (source, modality), s in sorted(self._stats.items()):
+            lat = np.array(s.latency_ms) if s.latency_ms else np.zeros(1)
+            streams[f"{source}/{modality}"] = {"windows": s.windows, "embedded": s.embedded, "dropped": s.dropped,
+                                               "latency_p50_ms": float(np.percentile(lat, 50)),
+                                               "latency_p99_ms": float(np.percentile(lat, 99))}
+        return {"streams": streams, "queue": len(self._windows) if self._windows is not None else 0,
+                "window_drops": self._windows.drops if self._windows is not None else 0,
+                "sources": {s.name: s.status for s in self.sources}}
+
+    # --- the two threads ------------------------------------------------------------------------
+    def _guard(self, target: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                target()
+            except BaseException as exc:  # noqa: BLE001  (handed to the user, who re-raises it)
+                log.error("node: %s stopped: %s", target.__name__, exc)
+                self._error = exc
+                self._stop.set()
+                self._windows.close()
+                self._outputs.close()
+        return run
+
+    def _capture(self) -> None:
+        windowers: dict[tuple[str, str], Any] = {}
+        try:
+            for item in merge(self.sources, self._stop):
+                if isinstance(item, Gap):
+                    for (source, _), windower in windowers.items():
+                        if source == item.source:
+                            windower.reset()
+                    continue
+                key = (item.source, item.modality)
+                if key not in windowers:
+                    windowers[key] = self._windower(item.modality)
+                for window in windowers[key].push(item):
+                    self._stats[key].windows += 1
+                    self._windows.put(window)
+        finally:
+            self._windows.close()
+
+    def _infer(self) -> None:
+        batch_size = self.config.backend.batch_size
+        while True:
+            windows = self._windows.get_many(batch_size * 4, timeout=0.2)
+            if not windows:
+                if self._windows.closed_and_empty:
+                    break
+                continue
+            by_modality: dict[str, list[Window]] = defaultdict(list)
+            for window in windows:
+                by_modality[window.modality].append(window)
+            for modality, group in by_modality.items():
+                self._embed(modality, group)
+        if self._detector is not None:
+            for detection in self._detector.close_all(time.monotonic()):
+                self._emit(detection)
+        self._outputs.close()
+
+    def _embed(self, modality: str, windows: Sequence[Window]) -> None:
+        vectors = self.backend.embed(modality, [w.data for w in windows])
+        scores = self._detector.scores(modality, vectors) if self._detector is not None else None
+        done = time.monotonic()
+        for i, window in enumerate(windows):
+            stats = self._stats[(window.source, modality)]
+            stats.embedded += 1
+            stats.latency_ms = (stats.latency_ms + [1000 * (done - window.t_end)])[-1000:]
+            named = {} if scores is None else {e.name: float(s) for e, s in zip(self._detector.events, scores[i])}
+            self._outputs.put(Embedding(window.source, modality, window.t_start, window.t_end, vectors[i], named,
+                                        window.meta))
+            self._latest[f"{window.source}/{modality}"] = window
+            if scores is not None:
+                for detection in self._detector.update(window.source, modality, window.t_end, scores[i],
+                                                       window.level_db, self._latest):
+                    self._emit(detection)
+
+    def _emit(self, detection: Detection) -> None:
+        self._outputs.put(detection)
+        for callback in self._callbacks.get(detection.event, []) + self._callbacks.get("*", []):
+            try:
+                callback(detection)
+            except Exception as exc:  # noqa: BLE001  (a user's callback must not stop the node)
+                log.error("node: callback for %s failed: %s", detection.event, exc)
