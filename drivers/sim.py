@@ -3,11 +3,12 @@
 Real time by default (`speed: 1`); `speed: 10` plays ten times faster and `speed: 0` as fast as
 the consumer reads (then nothing is dropped, and host times are the open time plus simulated time,
 so several fast sim sources stay aligned in time as live ones do). Every chunk's `meta` holds the ground truth
-(scene index, label, whether its event is on, the onset time), and `SimSource.schedule.events()`
+(scene index, label, whether its event is on, the onset time in sim time and on the host clock), and `SimSource.schedule.events()`
 lists the events, so detection can be scored. Sensor time is the simulated clock in seconds.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Sequence
@@ -44,6 +45,7 @@ class SimConfig(SourceConfig):
     scene_s: float = 8.0  # each scene lasts this long
     onset_s: float = 3.0  # its event starts this far into it
     heat_s: float = 2.0  # the object heats up over this long
+    events: bool = True  # False: background only, never an event (to calibrate a detector on)
     speed: float = 1.0  # 1 real time, 0 as fast as the consumer reads
     duration_s: float | None = None  # end after this much simulated time (None: never)
 
@@ -77,7 +79,7 @@ class SimSource(Source):
     def __init__(self, config: SimConfig) -> None:
         super().__init__(config)
         c = config
-        self.schedule = SceneSchedule(c.seed, c.num_classes, c.scene_s, c.onset_s, c.heat_s)
+        self.schedule = SceneSchedule(c.seed, c.num_classes, c.scene_s, c.onset_s if c.events else math.inf, c.heat_s)
         self._index = 0  # samples (audio, IMU) or frames (depth, thermal) produced
         self._start = 0.0
 
@@ -111,8 +113,14 @@ class SimSource(Source):
         self._index += n
         # As fast as read, the host clock follows simulated time (so windows and recordings line up).
         host_time = None if c.speed else self._start + (t1 if n > 1 else t0)
-        return [self.chunk(c.modality, data, sensor_time=t0, host_time=host_time,
-                           meta=self.schedule.truth(t0 if n == 1 else t1))]
+        return [self.chunk(c.modality, data, sensor_time=t0, host_time=host_time, meta=self._truth(t0 if n == 1 else t1))]
+
+    def _truth(self, t: float) -> dict:
+        """The schedule's ground truth at sim time `t`, plus its onset on the host clock."""
+        truth = self.schedule.truth(t)
+        onset = truth["onset_s"]
+        truth["onset_host"] = None if onset is None else self._start + onset / (self.config.speed or 1.0)
+        return truth
 
     def _render(self, t: float, n: int):
         """What the model's transform takes for this modality at sim time `t`."""

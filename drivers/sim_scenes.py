@@ -2,9 +2,9 @@
 
 Time is cut into scenes of `scene_s` seconds; scene k is `sample_scene(k)` of the synthetic world
 (so every sim source with the same seed agrees on what happens when). At `onset_s` into each scene
-its event starts in every modality: the object's sound starts, the object appears in depth,
-heats up in thermal (over `heat_s`) and the platform starts vibrating in the IMU. Before the
-onset there is only background: noise, the empty room, ambient temperature, a platform at rest.
+(an infinite `onset_s`: never, background only) its event starts in every modality: the object's
+sound starts, the object appears in depth, heats up in thermal (over `heat_s`) and the platform
+starts vibrating in the IMU. Before the onset there is only background: noise, the empty room, ambient temperature, a platform at rest.
 `events()` is the ground truth a detector can be scored against.
 """
 from __future__ import annotations
@@ -61,7 +61,7 @@ class SceneSchedule:
         """Chunk metadata at sim time `t`: the scene, its label and whether its event is on."""
         event = self.event(self.index_at(t))
         return {"scene": event.index, "label": event.label, "event": t >= event.onset_s,
-                "onset_s": event.onset_s}
+                "onset_s": event.onset_s if math.isfinite(event.onset_s) else None}
 
     # --- continuous signals: rendered once per scene, sliced per block ------------------------
     def audio_scene(self, k: int, rate: int) -> np.ndarray:

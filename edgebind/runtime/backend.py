@@ -52,6 +52,7 @@ class Backend(abc.ABC):
     """Embeds batches of raw inputs; `logit_scale(m)` is the temperature its scores use."""
 
     config_cls: ClassVar[type[BackendConfig]] = BackendConfig
+    config: BackendConfig
 
     @property
     @abc.abstractmethod
@@ -74,6 +75,11 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def logit_scale(self, modality: str) -> float:
         """The inverse temperature of `modality`'s similarities, as trained (for softmax scores)."""
+
+    @property
+    def model_id(self) -> str:
+        """Which model's space the vectors are in (a calibration or store made for another is refused)."""
+        return self.config.model
 
     def describe(self) -> str:
         return type(self).__name__

@@ -76,6 +76,7 @@ class Detection:
     score: float  # the score of the window that opened it (start) or the peak while open (end)
     t_open: float
     snapshot: Mapping[str, Any] = field(default_factory=dict)  # stream -> latest window, at start
+    meta: Mapping[str, Any] = field(default_factory=dict)  # the opening window's meta (e.g. sim truth)
 
 
 @dataclass
@@ -90,28 +91,46 @@ class _Track:
 
 
 class Detector:
-    """Scores embedded windows against the events and turns the scores into Detections."""
+    """Scores embedded windows against the events and turns the scores into Detections.
+
+    `background` holds the competitors of the events: the text background prompts' vectors under
+    "text" (used for every modality) and, from a calibration, vectors of the place's own
+    background per window modality. `thresholds[event][modality]` (from a calibration) replaces
+    the configured threshold for that event on that modality.
+    """
 
     def __init__(self, config: DetectorConfig, events: Sequence[EventConfig], event_vectors: np.ndarray,
-                 background_vectors: np.ndarray, logit_scales: Mapping[str, float]) -> None:
+                 background: Mapping[str, np.ndarray], logit_scales: Mapping[str, float],
+                 thresholds: Mapping[str, Mapping[str, float]] | None = None) -> None:
         if not events:
             raise ConfigError("the detector needs at least one event")
         self.config, self.events = config, list(events)
-        self.thresholds = np.array([e.threshold or config.threshold for e in events])
-        self._candidates = np.concatenate([event_vectors, background_vectors]).astype(np.float32)
+        self._event_vectors = np.asarray(event_vectors, np.float32)
+        self._background = {m: np.asarray(v, np.float32).reshape(-1, self._event_vectors.shape[1])
+                            for m, v in background.items()}
+        self._thresholds = {e.name: dict((thresholds or {}).get(e.name, {})) for e in self.events}
         self._logit_scales = dict(logit_scales)
+        self._candidates: dict[str, np.ndarray] = {}
         self._tracks: dict[tuple[str, str, str], _Track] = {}
+
+    def threshold(self, index: int, modality: str) -> float:
+        """The score event `index` must reach on `modality` to count as above threshold."""
+        event = self.events[index]
+        return self._thresholds[event.name].get(modality, event.threshold or self.config.threshold)
 
     def scores(self, modality: str, vectors: np.ndarray) -> np.ndarray:
         """[N, events] softmax scores of N unit vectors of `modality`."""
-        logits = self._logit_scales.get(modality, 100.0) * (vectors @ self._candidates.T)
+        if modality not in self._candidates:
+            parts = [self._event_vectors, self._background.get("text"), self._background.get(modality)]
+            self._candidates[modality] = np.concatenate([p for p in parts if p is not None])
+        logits = self._logit_scales.get(modality, 100.0) * (vectors @ self._candidates[modality].T)
         logits -= logits.max(axis=1, keepdims=True)
         probs = np.exp(logits)
         probs /= probs.sum(axis=1, keepdims=True)
         return probs[:, : len(self.events)]
 
     def update(self, source: str, modality: str, t: float, scores: np.ndarray, level_db: float | None = None,
-               snapshot: Mapping[str, Any] | None = None) -> list[Detection]:
+               snapshot: Mapping[str, Any] | None = None, meta: Mapping[str, Any] | None = None) -> list[Detection]:
         """Feed one window's scores (at host time `t`, its end); the Detections it causes."""
         if level_db is not None and self.config.min_level_db is not None and level_db < self.config.min_level_db:
             scores = np.zeros_like(scores)  # silence: nothing is above threshold
@@ -120,18 +139,19 @@ class Detector:
             if event.modalities and modality not in event.modalities:
                 continue
             track = self._tracks.setdefault((event.name, source, modality), _Track())
-            score = float(scores[i])
+            score, threshold = float(scores[i]), self.threshold(i, modality)
             if track.open_since is not None:
-                if score >= self.thresholds[i]:
+                if score >= threshold:
                     track.last_above, track.peak = t, max(track.peak, score)
                 elif t - track.last_above >= c.hold_s:
                     out.append(Detection("end", event.name, source, modality, t, track.peak, track.open_since))
                     track.open_since, track.closed_at, track.run = None, t, 0
                 continue
-            track.run = track.run + 1 if score >= self.thresholds[i] else 0
+            track.run = track.run + 1 if score >= threshold else 0
             if track.run >= c.enter_windows and t - track.closed_at >= c.cooldown_s:
                 track.open_since, track.last_above, track.peak = t, t, score
-                out.append(Detection("start", event.name, source, modality, t, score, t, dict(snapshot or {})))
+                out.append(Detection("start", event.name, source, modality, t, score, t, dict(snapshot or {}),
+                                     dict(meta or {})))
         return out
 
     def close_all(self, t: float) -> list[Detection]:

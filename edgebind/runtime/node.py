@@ -24,6 +24,7 @@ from edgebind.config import from_dict
 from edgebind.drivers import Chunk, Gap, Source, build_source, merge, source_config
 from edgebind.errors import ConfigError
 from edgebind.runtime.backend import Backend, backend_config, build_backend
+from edgebind.runtime.calibration import Calibration
 from edgebind.runtime.detector import Detection, Detector, DetectorConfig, EventConfig
 from edgebind.runtime.queue import BoundedQueue
 from edgebind.runtime.windows import BlockWindower, FrameWindower, Window
@@ -67,6 +68,7 @@ class NodeConfig:
     windows: WindowConfig = field(default_factory=WindowConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     events: list = field(default_factory=list)  # EventConfig dicts (or objects)
+    calibration: str | None = None  # a file from `edgebind calibrate` (background and thresholds)
     queue_size: int = 64  # windows waiting for the model before the oldest are dropped
     output_size: int = 4096  # embeddings and detections waiting for the library user
 
@@ -128,31 +130,13 @@ class Node:
             return BlockWindower(self.backend.window_s(modality), self.config.windows.hop_s)
         return FrameWindower(self.config.windows.frame_rate_hz)
 
-    def _build_detector(self) -> Detector | None:
-        events = self.config.events
-        if not events:
-            return None
-        b = self.backend
-        vectors = np.stack([self._event_vector(e) for e in events])
-        background = b.embed("text", list(self.config.detector.background)) if self.config.detector.background \
-            else np.zeros((0, b.dim), np.float32)
-        scales = {m: b.logit_scale(m) for m in b.modalities if m != "text"}
-        return Detector(self.config.detector, events, vectors, background, scales)
-
-    def _event_vector(self, event: EventConfig) -> np.ndarray:
-        """The unit mean of the event's prompt (and example) embeddings."""
-        parts = [self.backend.embed("text", list(event.prompts or (event.name,)))]
-        for example in event.examples:
-            modality, _, path = example.partition(":")
-            parts.append(self.backend.embed(modality, [path]))
-        mean = np.concatenate(parts).mean(axis=0)
-        return mean / max(float(np.linalg.norm(mean)), 1e-12)
-
     # --- life cycle -----------------------------------------------------------------------------
     def open(self) -> "Node":
         if self._threads:
             raise ConfigError("this node is already running; create a new Node to run again")
-        self._detector = self._build_detector()
+        calibration = None if self.config.calibration is None else \
+            Calibration.load(self.config.calibration, self.backend.model_id)
+        self._detector = make_detector(self.backend, self.config, calibration)
         lossless = all(s.lossless() for s in self.sources)
         self._windows = BoundedQueue(self.config.queue_size, lossless)
         self._outputs = BoundedQueue(self.config.output_size, lossless)
@@ -281,7 +265,7 @@ class Node:
             self._latest[f"{window.source}/{modality}"] = window
             if scores is not None:
                 for detection in self._detector.update(window.source, modality, window.t_end, scores[i],
-                                                       window.level_db, self._latest):
+                                                       window.level_db, self._latest, window.meta):
                     self._emit(detection)
 
     def _emit(self, detection: Detection) -> None:
@@ -291,3 +275,27 @@ class Node:
                 callback(detection)
             except Exception as exc:  # noqa: BLE001  (a user's callback must not stop the node)
                 log.error("node: callback for %s failed: %s", detection.event, exc)
+
+
+def make_detector(backend: Backend, config: NodeConfig, calibration: Calibration | None = None) -> Detector | None:
+    """The detector of `config.events` (None without events): each event's vector is the unit mean
+    of its prompts' (and examples') embeddings; competitors are the background prompts plus the
+    calibration's background of the place."""
+    if not config.events:
+        return None
+    vectors = np.stack([_event_vector(backend, e) for e in config.events])
+    background = {"text": backend.embed("text", list(config.detector.background))} if config.detector.background else {}
+    if calibration is not None:
+        background.update(calibration.background)
+    scales = {m: backend.logit_scale(m) for m in backend.modalities if m != "text"}
+    return Detector(config.detector, config.events, vectors, background, scales,
+                    calibration.thresholds if calibration is not None else None)
+
+
+def _event_vector(backend: Backend, event: EventConfig) -> np.ndarray:
+    parts = [backend.embed("text", list(event.prompts or (event.name,)))]
+    for example in event.examples:
+        modality, _, path = example.partition(":")
+        parts.append(backend.embed(modality, [path]))
+    mean = np.concatenate(parts).mean(axis=0)
+    return mean / max(float(np.linalg.norm(mean)), 1e-12)

@@ -1,0 +1,145 @@
+"""Calibrating the detector to a place: its own background as competitor, thresholds for a
+chosen false-alarm rate.
+
+`calibrate` listens to the place while nothing of interest happens (live sensors, or a recording
+through `replay`) and embeds every window. Per modality, k-means centroids of those embeddings
+become extra background candidates, so "the usual sound of this room" competes with the events
+instead of being forced onto one of them. Then, per event and modality, the threshold is set just
+above the score the background sustained over `enter_windows` consecutive windows: the calibration
+run itself would have raised no event, or, where the run is long enough for the target rate
+(`false_alarms_per_hour`) to allow k false alarms, above the (k+1)-th highest such score. A
+threshold is never below the configured one. The result is a JSON file the node loads.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+from edgebind.errors import ConfigError
+from edgebind.fileio import atomic_write
+
+if TYPE_CHECKING:
+    from edgebind.runtime.node import NodeConfig
+
+FORMAT = "edgebind.calibration/1"
+MARGIN = 0.01  # a threshold sits this far above the highest background score it must not reach
+MAX_THRESHOLD = 0.999
+
+
+@dataclass
+class Calibration:
+    """Background vectors per modality and thresholds per event and modality, for one model."""
+
+    model: str
+    background: dict[str, np.ndarray] = field(default_factory=dict)  # modality -> [K, dim]
+    thresholds: dict[str, dict[str, float]] = field(default_factory=dict)  # event -> modality -> score
+    seconds: float = 0.0  # of background listened to
+    false_alarms_per_hour: float = 1.0
+    windows: dict[str, int] = field(default_factory=dict)  # modality -> background windows seen
+
+    def save(self, path: "str | Path") -> Path:
+        data = {"format": FORMAT, "model": self.model, "seconds": self.seconds,
+                "false_alarms_per_hour": self.false_alarms_per_hour, "windows": self.windows,
+                "thresholds": self.thresholds,
+                "background": {m: v.round(6).tolist() for m, v in self.background.items()}}
+        return atomic_write(Path(path), lambda tmp: Path(tmp).write_text(json.dumps(data, indent=1) + "\n"))
+
+    @classmethod
+    def load(cls, path: "str | Path", model: str | None = None) -> "Calibration":
+        """A saved calibration; with `model`, one made for another model is an error naming both."""
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read calibration {path}: {exc}; run `edgebind calibrate` to make one") from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ConfigError(f"{path} is not an edgebind calibration ({FORMAT}); run `edgebind calibrate`")
+        if model is not None and data["model"] != model:
+            raise ConfigError(f"calibration {path} was made for model {data['model']!r}, not {model!r}; "
+                              "calibrate again with this model")
+        return cls(data["model"], {m: np.asarray(v, np.float32) for m, v in data["background"].items()},
+                   data["thresholds"], data["seconds"], data["false_alarms_per_hour"], data.get("windows", {}))
+
+
+def kmeans(x: np.ndarray, k: int, seed: int = 0, iters: int = 25) -> np.ndarray:
+    """k unit centroids of unit vectors `x` (spherical k-means, k-means++ start)."""
+    rng = np.random.default_rng(seed)
+    k = max(1, min(k, len(x)))
+    centres = [x[rng.integers(len(x))]]
+    for _ in range(1, k):
+        distance = np.clip(1 - np.max(x @ np.array(centres).T, axis=1), 0, None)
+        if distance.sum() <= 0:
+            break
+        centres.append(x[rng.choice(len(x), p=distance / distance.sum())])
+    centres = np.array(centres)
+    for _ in range(iters):
+        owner = np.argmax(x @ centres.T, axis=1)
+        for j in range(len(centres)):
+            members = x[owner == j]
+            if len(members):
+                mean = members.mean(axis=0)
+                centres[j] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+    return centres.astype(np.float32)
+
+
+def sustained_peaks(scores: np.ndarray, windows: int) -> np.ndarray:
+    """The score held for `windows` consecutive windows at each position (a rolling minimum)."""
+    if len(scores) < windows:
+        return np.zeros(0)
+    return np.lib.stride_tricks.sliding_window_view(scores, windows).min(axis=1)
+
+
+def thresholds_for(sustained: np.ndarray, floor: float, allowed: int) -> float:
+    """Just above the (allowed+1)-th highest sustained background score, and at least `floor`."""
+    ranked = np.sort(sustained)[::-1]
+    level = ranked[allowed] + MARGIN if allowed < len(ranked) else 0.0
+    return float(min(max(floor, level), MAX_THRESHOLD))
+
+
+def calibrate(config: "NodeConfig", seconds: float | None, false_alarms_per_hour: float = 1.0,
+              clusters: int = 8, progress: Callable[[int], None] | None = None) -> Calibration:
+    """Listen to the node's sensors for `seconds` (None: until finite sources end) and calibrate
+    its events; `progress(embedded_windows)` is called as it goes."""
+    from edgebind.runtime.node import Embedding, Node, make_detector
+
+    if not false_alarms_per_hour >= 0:
+        raise ConfigError(f"false_alarms_per_hour must be >= 0, got {false_alarms_per_hour}")
+    streams: dict[tuple[str, str], list[Embedding]] = defaultdict(list)
+    with Node(dataclasses.replace(config, events=[], calibration=None)) as node:
+        deadline = None if seconds is None else time.monotonic() + seconds
+        for item in node:
+            streams[(item.source, item.modality)].append(item)
+            if progress is not None:
+                progress(sum(len(v) for v in streams.values()))
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+    if not streams:
+        raise ConfigError("calibration heard nothing: no window was embedded; check the sensors")
+    items = [e for v in streams.values() for e in v]
+    heard = max(e.t_end for e in items) - min(e.t_start for e in items)
+    by_modality: dict[str, list[np.ndarray]] = defaultdict(list)
+    for (_, modality), embedded in streams.items():
+        by_modality[modality] += [e.vector for e in embedded]
+    result = Calibration(node.backend.model_id, {m: kmeans(np.stack(v), clusters) for m, v in by_modality.items()},
+                         seconds=round(heard, 3), false_alarms_per_hour=false_alarms_per_hour,
+                         windows={m: len(v) for m, v in by_modality.items()})
+    detector = make_detector(node.backend, config, result)
+    if detector is None:
+        return result
+    allowed = math.floor(false_alarms_per_hour * heard / 3600)
+    for i, event in enumerate(detector.events):
+        runs: dict[str, list[np.ndarray]] = defaultdict(list)
+        for (_, modality), embedded in streams.items():
+            if not event.modalities or modality in event.modalities:
+                scores = detector.scores(modality, np.stack([e.vector for e in embedded]))[:, i]
+                runs[modality].append(sustained_peaks(scores, config.detector.enter_windows))
+        result.thresholds[event.name] = {m: thresholds_for(np.concatenate(r), detector.threshold(i, m), allowed)
+                                         for m, r in runs.items()}
+    return result
