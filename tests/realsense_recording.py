@@ -24,6 +24,7 @@ class SoftCamera:
     baseline_mm: float | None = 50.2
     color: bool = True
     color_format: str = "rgb8"
+    color_every: int = 1  # a colour frame with every n-th depth frame
 
 
 def depth_pixels(i: int) -> np.ndarray:
@@ -56,7 +57,10 @@ def video_stream(kind: rs.stream, index: int, uid: int, fmt: rs.format, bpp: int
     return stream
 
 
-def software_camera(camera: SoftCamera) -> tuple[rs.software_device, list[tuple[rs.software_sensor, rs.stream_profile]]]:
+Stream = tuple[rs.software_sensor, rs.stream_profile]
+
+
+def software_camera(camera: SoftCamera) -> tuple[rs.software_device, list[Stream]]:
     """The device and its (sensor, profile) pairs: depth first, then colour."""
     device = rs.software_device()
     device.register_info(rs.camera_info.serial_number, SERIAL)
@@ -90,12 +94,15 @@ def record(path: Path, frames: int, camera: SoftCamera = SoftCamera()) -> Path:
     for sensor, (_, profile) in recorded:
         sensor.open([p for p in sensor.get_stream_profiles() if p.unique_id() == profile.unique_id()])
         sensor.start(queue)
+    fed = 0
     for i in range(frames):
-        sources = (depth_pixels(i), color_pixels(i))
+        sources = (depth_pixels(i), color_pixels(i) if i % camera.color_every == 0 else None)
         for (soft, profile), pixels in zip(streams, sources):
-            soft.on_video_frame(_frame(profile, pixels, i))
+            if pixels is not None:
+                soft.on_video_frame(_frame(profile, pixels, i))
+                fed += 1
         time.sleep(1.0 / FPS)
-    for _ in range(frames * len(streams)):  # every frame went through the recorder
+    for _ in range(fed):  # every frame went through the recorder
         queue.wait_for_frame(2000)
     for sensor, _ in recorded:
         sensor.stop()
