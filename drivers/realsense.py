@@ -142,7 +142,11 @@ class RealSenseSource(Source):
             raise DeviceNotConnectedError(f"depth: cannot start {self._what()} ({exc})") from None
         self._pipeline, self._device, self._last = pipeline, profile.get_device(), {}
         self._last_frame_time = time.monotonic()
-        self._describe(rs, profile)
+        try:
+            self._describe(rs, profile)
+        except DeviceError:
+            self._disconnect()  # open() failed: leave no pipeline running
+            raise
 
     def _configure_playback(self, rs: Any, config: Any) -> None:
         path = Path(self.config.path)
