@@ -8,7 +8,7 @@ from __future__ import annotations
 import glob
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from edgebind.errors import EdgeBindError, require
 
@@ -36,10 +36,11 @@ def audio_inputs() -> list[Device]:
             for i, d in enumerate(sd.query_devices()) if d["max_input_channels"] > 0]
 
 
-def realsense_cameras() -> list[Device]:
+def realsense_cameras(context: Any = None) -> list[Device]:
+    """The cameras in `context` (an rs.context; default: a new one, i.e. those plugged in)."""
     rs = require("pyrealsense2", "sensors", "listing RealSense cameras")
     found = []
-    for dev in rs.context().query_devices():
+    for dev in (rs.context() if context is None else context).query_devices():
         serial = dev.get_info(rs.camera_info.serial_number)
         found.append(Device("realsense", serial, dev.get_info(rs.camera_info.name), f"depth.serial={serial}"))
     return found
