@@ -1,14 +1,15 @@
-"""Calibrating the detector to a place: its own background as competitor, thresholds for a
-chosen false-alarm rate.
+"""Calibrating the detector to a place: thresholds for a chosen false-alarm rate.
 
 `calibrate` listens to the place while nothing of interest happens (live sensors, or a recording
-through `replay`) and embeds every window. Per modality, k-means centroids of those embeddings
-become extra background candidates, so "the usual sound of this room" competes with the events
-instead of being forced onto one of them. Then, per event and modality, the threshold is set just
-above the score the background sustained over `enter_windows` consecutive windows: the calibration
-run itself would have raised no event, or, where the run is long enough for the target rate
-(`false_alarms_per_hour`) to allow k false alarms, above the (k+1)-th highest such score. A
-threshold is never below the configured one. The result is a JSON file the node loads.
+through `replay`), embeds every window and scores it for every event. Per event and modality, the
+threshold is then set just above the score the background sustained over `enter_windows`
+consecutive windows: the calibration run itself would have raised no event, or, where the run is
+long enough for the target rate (`false_alarms_per_hour`) to allow k false alarms, above the
+(k+1)-th highest such score. A threshold is never below the configured one; an event whose
+background already scores at the ceiling cannot be detected on that modality here, and the
+calibration says so. The result is a JSON file the node loads (`calibration:` / `--calibration`).
+(Adding the place's own background embeddings as competitors was measured and rejected: the
+modality gap lets any same-modality vector outscore every text prompt, swallowing the events.)
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import dataclasses
 import json
 import math
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -31,15 +32,14 @@ if TYPE_CHECKING:
 
 FORMAT = "edgebind.calibration/1"
 MARGIN = 0.01  # a threshold sits this far above the highest background score it must not reach
-MAX_THRESHOLD = 0.999
+MAX_THRESHOLD = 1 - 1e-6  # scores are float64 softmax probabilities
 
 
 @dataclass
 class Calibration:
-    """Background vectors per modality and thresholds per event and modality, for one model."""
+    """Thresholds per event and modality, for one model's space."""
 
     model: str
-    background: dict[str, np.ndarray] = field(default_factory=dict)  # modality -> [K, dim]
     thresholds: dict[str, dict[str, float]] = field(default_factory=dict)  # event -> modality -> score
     seconds: float = 0.0  # of background listened to
     false_alarms_per_hour: float = 1.0
@@ -48,8 +48,7 @@ class Calibration:
     def save(self, path: "str | Path") -> Path:
         data = {"format": FORMAT, "model": self.model, "seconds": self.seconds,
                 "false_alarms_per_hour": self.false_alarms_per_hour, "windows": self.windows,
-                "thresholds": self.thresholds,
-                "background": {m: v.round(6).tolist() for m, v in self.background.items()}}
+                "thresholds": self.thresholds}
         return atomic_write(Path(path), lambda tmp: Path(tmp).write_text(json.dumps(data, indent=1) + "\n"))
 
     @classmethod
@@ -64,29 +63,12 @@ class Calibration:
         if model is not None and data["model"] != model:
             raise ConfigError(f"calibration {path} was made for model {data['model']!r}, not {model!r}; "
                               "calibrate again with this model")
-        return cls(data["model"], {m: np.asarray(v, np.float32) for m, v in data["background"].items()},
-                   data["thresholds"], data["seconds"], data["false_alarms_per_hour"], data.get("windows", {}))
+        return cls(data["model"], data["thresholds"], data["seconds"], data["false_alarms_per_hour"],
+                   data.get("windows", {}))
 
-
-def kmeans(x: np.ndarray, k: int, seed: int = 0, iters: int = 25) -> np.ndarray:
-    """k unit centroids of unit vectors `x` (spherical k-means, k-means++ start)."""
-    rng = np.random.default_rng(seed)
-    k = max(1, min(k, len(x)))
-    centres = [x[rng.integers(len(x))]]
-    for _ in range(1, k):
-        distance = np.clip(1 - np.max(x @ np.array(centres).T, axis=1), 0, None)
-        if distance.sum() <= 0:
-            break
-        centres.append(x[rng.choice(len(x), p=distance / distance.sum())])
-    centres = np.array(centres)
-    for _ in range(iters):
-        owner = np.argmax(x @ centres.T, axis=1)
-        for j in range(len(centres)):
-            members = x[owner == j]
-            if len(members):
-                mean = members.mean(axis=0)
-                centres[j] = mean / max(float(np.linalg.norm(mean)), 1e-12)
-    return centres.astype(np.float32)
+    def undetectable(self) -> list[tuple[str, str]]:
+        """(event, modality) pairs whose background already reached the ceiling score."""
+        return [(e, m) for e, per in self.thresholds.items() for m, t in per.items() if t >= MAX_THRESHOLD]
 
 
 def sustained_peaks(scores: np.ndarray, windows: int) -> np.ndarray:
@@ -104,7 +86,7 @@ def thresholds_for(sustained: np.ndarray, floor: float, allowed: int) -> float:
 
 
 def calibrate(config: "NodeConfig", seconds: float | None, false_alarms_per_hour: float = 1.0,
-              clusters: int = 8, progress: Callable[[int], None] | None = None) -> Calibration:
+              progress: Callable[[int], None] | None = None) -> Calibration:
     """Listen to the node's sensors for `seconds` (None: until finite sources end) and calibrate
     its events; `progress(embedded_windows)` is called as it goes."""
     from edgebind.runtime.node import Embedding, Node, make_detector
@@ -124,15 +106,11 @@ def calibrate(config: "NodeConfig", seconds: float | None, false_alarms_per_hour
         raise ConfigError("calibration heard nothing: no window was embedded; check the sensors")
     items = [e for v in streams.values() for e in v]
     heard = max(e.t_end for e in items) - min(e.t_start for e in items)
-    by_modality: dict[str, list[np.ndarray]] = defaultdict(list)
-    for (_, modality), embedded in streams.items():
-        by_modality[modality] += [e.vector for e in embedded]
-    result = Calibration(node.backend.model_id, {m: kmeans(np.stack(v), clusters) for m, v in by_modality.items()},
-                         seconds=round(heard, 3), false_alarms_per_hour=false_alarms_per_hour,
-                         windows={m: len(v) for m, v in by_modality.items()})
-    detector = make_detector(node.backend, config, result)
+    result = Calibration(node.backend.model_id, seconds=round(heard, 3), false_alarms_per_hour=false_alarms_per_hour,
+                         windows=dict(Counter(e.modality for e in items)))
+    detector = make_detector(node.backend, config)
     if detector is None:
-        return result
+        raise ConfigError("nothing to calibrate: the node has no events (give --detect or events in the profile)")
     allowed = math.floor(false_alarms_per_hour * heard / 3600)
     for i, event in enumerate(detector.events):
         runs: dict[str, list[np.ndarray]] = defaultdict(list)

@@ -93,24 +93,20 @@ class _Track:
 class Detector:
     """Scores embedded windows against the events and turns the scores into Detections.
 
-    `background` holds the competitors of the events: the text background prompts' vectors under
-    "text" (used for every modality) and, from a calibration, vectors of the place's own
-    background per window modality. `thresholds[event][modality]` (from a calibration) replaces
-    the configured threshold for that event on that modality.
+    `background` holds the vectors of the background prompts, which compete with the events.
+    `thresholds[event][modality]` (from a calibration) replaces the configured threshold for that
+    event on that modality.
     """
 
     def __init__(self, config: DetectorConfig, events: Sequence[EventConfig], event_vectors: np.ndarray,
-                 background: Mapping[str, np.ndarray], logit_scales: Mapping[str, float],
+                 background: np.ndarray, logit_scales: Mapping[str, float],
                  thresholds: Mapping[str, Mapping[str, float]] | None = None) -> None:
         if not events:
             raise ConfigError("the detector needs at least one event")
         self.config, self.events = config, list(events)
-        self._event_vectors = np.asarray(event_vectors, np.float32)
-        self._background = {m: np.asarray(v, np.float32).reshape(-1, self._event_vectors.shape[1])
-                            for m, v in background.items()}
+        self._candidates = np.concatenate([event_vectors, np.asarray(background).reshape(-1, event_vectors.shape[1])])
         self._thresholds = {e.name: dict((thresholds or {}).get(e.name, {})) for e in self.events}
         self._logit_scales = dict(logit_scales)
-        self._candidates: dict[str, np.ndarray] = {}
         self._tracks: dict[tuple[str, str, str], _Track] = {}
 
     def threshold(self, index: int, modality: str) -> float:
@@ -119,11 +115,8 @@ class Detector:
         return self._thresholds[event.name].get(modality, event.threshold or self.config.threshold)
 
     def scores(self, modality: str, vectors: np.ndarray) -> np.ndarray:
-        """[N, events] softmax scores of N unit vectors of `modality`."""
-        if modality not in self._candidates:
-            parts = [self._event_vectors, self._background.get("text"), self._background.get(modality)]
-            self._candidates[modality] = np.concatenate([p for p in parts if p is not None])
-        logits = self._logit_scales.get(modality, 100.0) * (vectors @ self._candidates[modality].T)
+        """[N, events] softmax scores (float64) of N unit vectors of `modality`."""
+        logits = self._logit_scales.get(modality, 100.0) * (np.asarray(vectors, np.float64) @ self._candidates.T)
         logits -= logits.max(axis=1, keepdims=True)
         probs = np.exp(logits)
         probs /= probs.sum(axis=1, keepdims=True)

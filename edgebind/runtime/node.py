@@ -279,14 +279,13 @@ class Node:
 
 def make_detector(backend: Backend, config: NodeConfig, calibration: Calibration | None = None) -> Detector | None:
     """The detector of `config.events` (None without events): each event's vector is the unit mean
-    of its prompts' (and examples') embeddings; competitors are the background prompts plus the
-    calibration's background of the place."""
+    of its prompts' (and examples') embeddings; the background prompts compete with them; the
+    calibration's thresholds apply."""
     if not config.events:
         return None
     vectors = np.stack([_event_vector(backend, e) for e in config.events])
-    background = {"text": backend.embed("text", list(config.detector.background))} if config.detector.background else {}
-    if calibration is not None:
-        background.update(calibration.background)
+    background = backend.embed("text", list(config.detector.background)) if config.detector.background \
+        else np.zeros((0, backend.dim), np.float32)
     scales = {m: backend.logit_scale(m) for m in backend.modalities if m != "text"}
     return Detector(config.detector, config.events, vectors, background, scales,
                     calibration.thresholds if calibration is not None else None)
