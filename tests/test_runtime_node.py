@@ -1,0 +1,121 @@
+"""The node end to end over the sim sensors and the shipped model: detections match the sim's
+ground truth, a slow model drops windows instead of stalling capture, outputs reach callbacks,
+sinks and the command line, and the node never imports the training stack."""
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from edgebind.cli.main import main
+from edgebind.errors import ConfigError
+from edgebind.runtime import Detection, Embedding, Node
+from edgebind.runtime.backend import TorchBackend, TorchConfig
+from edgebind.runtime.profile import SIM_CALIBRATION, node_config
+from edgebind.runtime.scoring import detection_report
+
+SIM = ("audio", "depth", "thermal", "imu")
+
+
+def _sim(seconds: float, speed: float = 0, modalities=SIM) -> list:
+    return [{"type": "sim", "modality": m, "name": f"sim_{m}", "speed": speed, "duration_s": seconds}
+            for m in modalities]
+
+
+@pytest.fixture(scope="module")
+def backend():
+    return TorchBackend(TorchConfig())
+
+
+def test_the_default_node_detects_the_sim_events(backend):
+    config = node_config(sensors=_sim(80.0))
+    assert [e.name for e in config.events][:3] == ["drone", "fan", "dog"]
+    assert config.calibration == str(SIM_CALIBRATION)
+    with Node(config, backend=backend) as node:
+        items = list(node)
+        stats = node.stats()
+    embeddings = [i for i in items if isinstance(i, Embedding)]
+    detections = [i for i in items if isinstance(i, Detection)]
+    assert {e.modality for e in embeddings} == set(SIM) and stats["window_drops"] == 0
+    assert stats["streams"]["sim_audio/audio"]["windows"] == 157  # (80 - 2) / 0.5 + 1: every window
+    assert all(e.vector.shape == (64,) and set(e.scores) == {ev.name for ev in config.events} for e in embeddings)
+    starts = [d for d in detections if d.kind == "start"]
+    assert len(starts) == sum(d.kind == "end" for d in detections)  # every event that opened, closed
+    report = detection_report(detections, truth_events=10)
+    for modality in ("audio", "imu"):
+        assert report[modality]["precision"] >= 0.8 and report[modality]["recall"] >= 0.6, report
+    assert starts[0].snapshot and all(k.count("/") == 1 for k in starts[0].snapshot)
+
+
+class SlowBackend(TorchBackend):
+    """The real backend, slowed down: what a model too big for the machine looks like."""
+
+    def embed(self, modality, items):
+        if modality != "text":
+            time.sleep(0.3 * len(items))
+        return super().embed(modality, items)
+
+
+def test_a_slow_model_drops_windows_instead_of_stalling_capture():
+    config = node_config(sensors=_sim(None, speed=4, modalities=("audio", "imu")), detect=["a dog"])
+    config.queue_size = 2
+    with Node(config, backend=SlowBackend(TorchConfig(batch_size=1))) as node:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            node.read(0.1)
+        stats = node.stats()
+    assert stats["window_drops"] > 0
+    assert all(s.drops == 0 and s.chunks > 0 for s in stats["sources"].values())  # capture kept up
+
+
+def test_callbacks_get_every_detection_and_names_are_checked(backend):
+    config = node_config(sensors=_sim(30.0, modalities=("audio",)))
+    node = Node(config, backend=backend)
+    seen = []
+    node.on_event("*", seen.append)
+    with pytest.raises(ConfigError, match="no event named 'nope'; the node detects: bell, car, dog"):
+        node.on_event("nope", print)
+    with node:
+        outputs = [i for i in node if isinstance(i, Detection)]
+    assert seen == outputs and outputs
+
+
+def test_profiles_and_options_are_checked(tmp_path):
+    with pytest.raises(ConfigError, match=r"node: unknown key\(s\) \['sensor'\] for NodeConfig"):
+        node_config({"sensor": []})
+    with pytest.raises(ConfigError, match=r"events\[0\]: missing required key\(s\) \['name'\]"):
+        node_config({"events": [{"prompts": ["a dog"]}]})
+    with pytest.raises(ConfigError, match="--detect '|': give the event as text"):
+        node_config(detect=["|"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sensors: [unclosed\n")
+    assert main(["run", "--profile", str(bad)]) == 2
+    assert main(["run", "--profile", str(tmp_path / "missing.yaml")]) == 2
+
+
+def test_run_and_calibrate_commands(tmp_path, capsys):
+    out = tmp_path / "events.jsonl"
+    sim = ["--sensors", "sim_audio", "--set", "sim_audio.speed=0", "--set", "sim_audio.duration_s=20"]
+    assert main(["run", *sim, "--no-live", "--out", str(out)]) == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert records and {r["kind"] for r in records} == {"start", "end"}
+    assert all(abs(r["wall_time"] - time.time()) < 600 for r in records)
+    assert "sim_audio/audio        windows=37 embedded=37" in capsys.readouterr().out
+
+    calibration = tmp_path / "quiet.json"
+    assert main(["calibrate", "--sensors", "sim_audio", "--set", "sim_audio.events=false", "--set",
+                 "sim_audio.speed=0", "--set", "sim_audio.duration_s=30", "--detect", "a dog",
+                 "--out", str(calibration)]) == 0
+    saved = json.loads(calibration.read_text())
+    assert saved["model"] == "edgebind-tiny-synthetic" and set(saved["thresholds"]) == {"a dog"}
+    assert main(["calibrate", "--sensors", "sim_audio", "--detect", "a dog", "--out", str(calibration)]) == 2
+    assert "live sensors never end: give --duration" in capsys.readouterr().err
+
+
+def test_the_node_imports_no_training_code():
+    code = ("import sys; from edgebind.runtime import Node; from edgebind.runtime.profile import node_config;"
+            "node = Node(node_config()); node.backend;"
+            "print(sorted(m for m in sys.modules if m.startswith('edgebind.training')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr
