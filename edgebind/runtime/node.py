@@ -138,7 +138,7 @@ class Node:
             Calibration.load(self.config.calibration, self.backend.model_id)
         self._detector = make_detector(self.backend, self.config, calibration)
         lossless = all(s.lossless() for s in self.sources)
-        self._windows = BoundedQueue(self.config.queue_size, lossless)
+        self._windows = BoundedQueue(self.config.queue_size, lossless, self._dropped)
         self._outputs = BoundedQueue(self.config.output_size, lossless)
         for source in self.sources:
             self._exit.enter_context(source)
@@ -196,11 +196,14 @@ class Node:
         for (source, modality), s in sorted(self._stats.items()):
             lat = np.array(s.latency_ms) if s.latency_ms else np.zeros(1)
             streams[f"{source}/{modality}"] = {"windows": s.windows, "embedded": s.embedded, "dropped": s.dropped,
-                                               "latency_p50_ms": float(np.percentile(lat, 50)),
-                                               "latency_p99_ms": float(np.percentile(lat, 99))}
+                                               "latency_p50_ms": round(float(np.percentile(lat, 50)), 2),
+                                               "latency_p99_ms": round(float(np.percentile(lat, 99)), 2)}
         return {"streams": streams, "queue": len(self._windows) if self._windows is not None else 0,
                 "window_drops": self._windows.drops if self._windows is not None else 0,
                 "sources": {s.name: s.status for s in self.sources}}
+
+    def _dropped(self, window: Window) -> None:
+        self._stats[(window.source, window.modality)].dropped += 1
 
     # --- the two threads ------------------------------------------------------------------------
     def _guard(self, target: Callable[[], None]) -> Callable[[], None]:

@@ -8,16 +8,17 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from typing import Generic, TypeVar
+from typing import Callable, Generic, TypeVar
 
 T = TypeVar("T")
 
 
 class BoundedQueue(Generic[T]):
-    """At most `capacity` items, oldest dropped first (or waited for, when lossless)."""
+    """At most `capacity` items, oldest dropped first (or waited for, when lossless); `on_drop(item)`
+    hears of each dropped item."""
 
-    def __init__(self, capacity: int, lossless: bool = False) -> None:
-        self.capacity, self.lossless = capacity, lossless
+    def __init__(self, capacity: int, lossless: bool = False, on_drop: Callable[[T], None] | None = None) -> None:
+        self.capacity, self.lossless, self.on_drop = capacity, lossless, on_drop
         self.drops = 0
         self._items: deque[T] = deque()
         self._closed = False
@@ -31,8 +32,10 @@ class BoundedQueue(Generic[T]):
             if self._closed:
                 return False
             if len(self._items) >= self.capacity:
-                self._items.popleft()
+                dropped = self._items.popleft()
                 self.drops += 1
+                if self.on_drop is not None:
+                    self.on_drop(dropped)
             self._items.append(item)
             self._cond.notify_all()
             return True

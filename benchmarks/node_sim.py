@@ -1,0 +1,158 @@
+"""The live node over the sim sensors: detection quality, real-time headroom, rates that keep up, soak.
+
+Parts (each writes its key of the JSON; run them one at a time, the machine has 2 cores):
+- detection: a long offline run (sim at speed 0, nothing dropped) of the default node (the sim
+  world's classes as text events, the shipped calibration), scored against the sim's ground
+  truth: precision, recall and onset-to-event latency (sim clock) per modality.
+- realtime: all four sim sensors at their default rates in real time for --seconds: windows
+  embedded and dropped, window-end-to-embedding latency, onset-to-event latency on the wall
+  clock, CPU share of the node's threads and of the whole process.
+- rates: the sim played --speeds times faster than real time, per model: the highest speed with
+  no dropped window (the real-time factor the node can sustain), and the CPU time per window.
+- soak: real time for --seconds: RSS and window-queue depth sampled every 10 s.
+
+usage: .venv/bin/python benchmarks/node_sim.py detection|realtime|rates|soak [--seconds S] [--models A,B]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from edgebind.runtime import Detection, Node
+from edgebind.runtime.calibration import calibrate
+from edgebind.runtime.profile import node_config
+from edgebind.runtime.scoring import detection_report
+
+OUT = Path(__file__).with_suffix(".json")
+SIM = ("audio", "depth", "thermal", "imu")
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _sim(speed: float, seconds: float | None) -> list[dict]:
+    return [{"type": "sim", "modality": m, "name": f"sim_{m}", "speed": speed, "duration_s": seconds} for m in SIM]
+
+
+def _cpu_s(native_id: int | None = None) -> float:
+    path = f"/proc/self/task/{native_id}/stat" if native_id else "/proc/self/stat"
+    fields = Path(path).read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def _rss_mb() -> float:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def _drain(node: Node, seconds: float | None, on_item=None) -> None:
+    deadline = None if seconds is None else time.monotonic() + seconds
+    while deadline is None or time.monotonic() < deadline:
+        item = node.read(0.1)
+        if item is None and node.finished:
+            return
+        if item is not None and on_item is not None:
+            on_item(item)
+
+
+def detection(args) -> dict:
+    """With --enter-windows/--hop other than the defaults, the thresholds are calibrated anew for
+    them, as the shipped calibration was made: 120 s of background-only sim, seed 5."""
+    start = time.monotonic()
+    settings = {"detector": {"enter_windows": args.enter_windows}, "windows": {"hop_s": args.hop}}
+    calibration = None
+    if (args.enter_windows, args.hop) != (2, 0.5):
+        background = [{**s, "events": False, "seed": 5} for s in _sim(0, 120.0)]
+        calibration = str(Path(__file__).with_name(".node_sim_calibration.json"))
+        calibrate(node_config(sensors=background, **settings), None).save(calibration)
+    with Node(node_config(sensors=_sim(0, args.seconds), calibration=calibration, **settings)) as node:
+        detections = [i for i in node if isinstance(i, Detection)]
+        scenes = len(node.sources[0].schedule.events(args.seconds))
+    return {"sim_seconds": args.seconds, "enter_windows": args.enter_windows, "hop_s": args.hop, "scenes": scenes,
+            "wall_s": round(time.monotonic() - start, 1),
+            "per_modality": detection_report(detections, scenes)}
+
+
+def realtime(args) -> dict:
+    onset_latency: list[float] = []
+
+    def on_item(item) -> None:
+        if isinstance(item, Detection) and item.kind == "start" and item.meta.get("label") == item.event:
+            onset_latency.append(time.monotonic() - item.meta["onset_host"])
+
+    with Node(node_config(sensors=_sim(1, None))) as node:
+        cpu0, wall0 = _cpu_s(), time.monotonic()
+        _drain(node, args.seconds, on_item)
+        threads = {t.name: t.native_id for t in node._threads}
+        cpu = {name: round(100 * _cpu_s(tid) / args.seconds, 2) for name, tid in threads.items()}
+        process = 100 * (_cpu_s() - cpu0) / (time.monotonic() - wall0)
+        stats = node.stats()
+    lat = np.array(onset_latency) if onset_latency else np.zeros(1)
+    return {"seconds": args.seconds, "streams": stats["streams"], "window_drops": stats["window_drops"],
+            "node_threads_cpu_percent_of_one_core": cpu, "process_cpu_percent_of_one_core": round(process, 1),
+            "onset_to_event_wall_s": {"n": len(onset_latency), "p50": round(float(np.percentile(lat, 50)), 3),
+                                      "p99": round(float(np.percentile(lat, 99)), 3)}}
+
+
+def rates(args) -> dict:
+    result = {}
+    for model in args.models.split(","):
+        per_speed = {}
+        for speed in args.speeds:
+            config = node_config(sensors=_sim(speed, None), backend={"model": model})
+            with Node(config) as node:
+                node.backend  # loaded before the clock starts
+                cpu0 = _cpu_s(None)
+                _drain(node, args.seconds)
+                infer = {t.name: t.native_id for t in node._threads}["edgebind-node-infer"]
+                infer_cpu = _cpu_s(infer)
+                stats = node.stats()
+            windows = sum(s["embedded"] for s in stats["streams"].values())
+            per_speed[speed] = {"windows": windows, "dropped": stats["window_drops"],
+                                "infer_cpu_ms_per_window": round(1000 * infer_cpu / max(windows, 1), 2),
+                                "process_cpu_percent": round(100 * (_cpu_s(None) - cpu0) / args.seconds, 1)}
+            if stats["window_drops"]:
+                break
+        kept_up = [s for s, r in per_speed.items() if r["dropped"] == 0]
+        result[model] = {"per_speed": per_speed, "highest_speed_without_drops": max(kept_up, default=None)}
+    return result
+
+
+def soak(args) -> dict:
+    samples = []
+    with Node(node_config(sensors=_sim(1, None))) as node:
+        start = time.monotonic()
+        while time.monotonic() - start < args.seconds:
+            _drain(node, 10.0)
+            samples.append({"t_s": round(time.monotonic() - start), "rss_mb": round(_rss_mb(), 1),
+                            "queue": node.stats()["queue"]})
+        drops = node.stats()["window_drops"]
+    first, last = samples[1]["rss_mb"], samples[-1]["rss_mb"]  # after the first 10 s of warm-up
+    return {"seconds": args.seconds, "window_drops": drops, "rss_growth_percent": round(100 * (last - first) / first, 2),
+            "max_queue": max(s["queue"] for s in samples), "samples": samples}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("part", choices=("detection", "realtime", "rates", "soak"))
+    parser.add_argument("--seconds", type=float)
+    parser.add_argument("--models", default="edgebind-tiny-synthetic,edgebind-small")
+    parser.add_argument("--speeds", type=float, nargs="+", default=[1, 2, 4, 8, 16, 32])
+    parser.add_argument("--enter-windows", type=int, default=2, help="detection: windows to open an event")
+    parser.add_argument("--hop", type=float, default=0.5, help="detection: seconds between windows")
+    args = parser.parse_args()
+    defaults = {"detection": 1800.0, "realtime": 60.0, "rates": 15.0, "soak": 600.0}
+    args.seconds = args.seconds or defaults[args.part]
+    data = json.loads(OUT.read_text()) if OUT.exists() else {}
+    defaults_used = (args.enter_windows, args.hop) == (2, 0.5)
+    key = args.part if defaults_used else f"{args.part}_enter{args.enter_windows}_hop{args.hop}"
+    data[key] = {"measured": time.strftime("%Y-%m-%d"), "cpu_count": os.cpu_count(),
+                       **globals()[args.part](args)}
+    OUT.write_text(json.dumps(data, indent=1) + "\n")
+    print(json.dumps(data[key], indent=1)[:3000])
+
+
+if __name__ == "__main__":
+    main()
