@@ -16,6 +16,7 @@ Python builds (pyenv's default, for one) leave out; it also brings one SQLite ve
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import logging
@@ -265,9 +266,10 @@ class Store:
                 if rows or events:
                     self._write(rows, events)
                 self._retain()
-            except sqlite3.Error as exc:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
+            except Exception as exc:  # noqa: BLE001  (kept for flush/close to raise; the thread goes on)
+                with contextlib.suppress(sqlite3.Error):
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
                 log.error("store %s: writing failed: %s", self.path, exc)
                 with self._cond:
                     self._error = exc
@@ -368,6 +370,8 @@ class Store:
             since = max(-math.inf if since is None else since, time.time() - last_s)
         where, args = ["embedding MATCH ?", "k = ?"], [query.tobytes(), int(k)]
         if modalities is not None:
+            if not modalities:
+                return []
             where.append(f"modality IN ({', '.join('?' * len(modalities))})")
             args += list(modalities)
         for op, bound in ((">=", since), ("<=", until)):
