@@ -78,3 +78,7 @@ class DeviceNotConnectedError(DeviceError, ConnectionError):
 
 class RecordingError(DeviceError):
     """A recording file cannot be written or read (full disk, not an MCAP file, foreign schema)."""
+
+
+class StoreError(EdgeBindError):
+    """The node's on-disk store is unreadable, foreign, made by another model, or cannot be written."""
