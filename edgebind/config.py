@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from typing import Any, Sequence, TypeVar
 
@@ -48,7 +49,7 @@ def from_dict(cls: type[T], data: Any, where: str = "config") -> T:
 
 def _unwrap_optional(hint: Any) -> Any:
     """Optional[X] -> X, so nested dataclass fields may be null in JSON."""
-    if typing.get_origin(hint) is typing.Union:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         if len(args) == 1:
             return args[0]
@@ -64,3 +65,19 @@ def check_choice(value: str, choices: Sequence[str], name: str) -> None:
     """Raise ConfigError unless config field `name` is one of `choices`."""
     if value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(text: "str | float", what: str = "duration") -> float:
+    """Seconds from "90", "90s", "5m", "2h" or "7d"; a ConfigError says the accepted forms."""
+    raw = str(text).strip().lower()
+    number, unit = (raw[:-1], raw[-1]) if raw[-1:] in _UNITS else (raw, "s")
+    try:
+        seconds = float(number) * _UNITS[unit]
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise ConfigError(f"{what} {text!r}: give seconds or a number with s, m, h or d, e.g. 90, 5m, 2h, 7d")
+    return seconds

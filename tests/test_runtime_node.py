@@ -119,3 +119,54 @@ def test_the_node_imports_no_training_code():
             "print(sorted(m for m in sys.modules if m.startswith('edgebind.training')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr
+
+
+def test_a_node_remembers_what_it_embedded_and_answers_queries(tmp_path, backend):
+    from edgebind.synthetic import prompt_ensemble
+
+    store = tmp_path / "memory.db"
+    config = node_config(sensors=_sim(24.0, modalities=("audio", "imu")), store={"path": str(store)})
+    with Node(config, backend=backend) as node:
+        embedded = [i for i in node if isinstance(i, Embedding)]
+        node.store.flush()
+        label = next(e.meta["label"] for e in embedded if e.meta["scene"] == 1)
+        moments = node.query(*prompt_ensemble([label])[label], k=3, modalities=["audio"])
+    wall_offset = time.time() - time.monotonic()  # the store keeps wall-clock times
+    audio = [e for e in embedded if e.modality == "audio"]
+    best = min(audio, key=lambda e: abs(e.t_end + wall_offset - moments[0].t_end))
+    assert len(moments) == 3 and {m.modality for m in moments} == {"audio"}
+    assert best.meta["label"] == label and best.meta["event"]  # the best match is a moment of that sound
+    assert _stored_rows(store) == len(embedded)
+    with pytest.raises(ConfigError, match="keeps no memory to query: give it a store"):
+        Node(node_config(sensors=_sim(1.0)), backend=backend).query("a dog")
+
+
+@pytest.mark.slow
+def test_a_killed_node_keeps_what_it_stored_and_a_restarted_one_adds_to_it(tmp_path):
+    store = tmp_path / "memory.db"
+    command = [sys.executable, "-m", "edgebind.cli.main", "run", "--sensors", "sim_audio", "--store", str(store),
+               "--no-live"]
+    node = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while _stored_rows(store) < 6:  # about 4.5 s of sound: windows every 0.5 s after the first 2 s
+        assert time.monotonic() < deadline and node.poll() is None, node.communicate()
+        time.sleep(0.5)
+    node.kill()
+    node.wait(10)
+    before = _stored_rows(store)
+    assert main(["run", "--sensors", "sim_audio", "--set", "sim_audio.speed=0", "--set", "sim_audio.duration_s=4",
+                 "--store", str(store), "--no-live"]) == 0
+    assert _stored_rows(store) == before + 5
+    assert main(["query", "a dog", "--store", str(store), "--k", "50", "--json"]) == 0
+
+
+def _stored_rows(path) -> int:
+    from edgebind.runtime.store import StoreReader
+
+    if not path.exists():
+        return 0
+    reader = StoreReader(path)
+    try:
+        return reader.stats()["rows"]
+    finally:
+        reader.close()

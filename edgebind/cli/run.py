@@ -13,6 +13,7 @@ prompts. Calibrate thresholds to a place with `edgebind calibrate` (README, "The
 examples:
   edgebind run
   edgebind run --sensors mic --detect "glass breaking" --detect "a dog barking|dog barks" --out events.jsonl
+  edgebind run --store memory.db --keep 7d          # remember; then: edgebind query "a dog" --store memory.db
   edgebind run --sensors mic,imu --set imu.port=/dev/ttyUSB0 --calibration place.json
   edgebind run --profile launch/cpu.yaml --duration 60 --no-live
   edgebind run --sensors replay --set replay.path=field.mcap --set replay.speed=0 --out - --no-live
@@ -24,6 +25,7 @@ import threading
 import time
 
 from edgebind.cli.common import add_command
+from edgebind.config import parse_duration
 
 
 def build_config(args):
@@ -38,9 +40,12 @@ def build_config(args):
     backend = {k: v for k, v in (("model", args.model), ("precision", args.precision)) if v is not None}
     detector = {"threshold": args.threshold} if args.threshold is not None else None
     windows = {"hop_s": args.hop} if args.hop is not None else None
+    store = {"path": args.store} if getattr(args, "store", None) else {}
+    if getattr(args, "keep", None):
+        store["max_age_s"] = parse_duration(args.keep, "--keep")
     return node_config(profile, sensors=sensors, backend=backend, detect=args.detect,
-                       calibration=getattr(args, "calibration", None),
-                       windows=windows, detector=detector, where=args.profile or "node")
+                       calibration=getattr(args, "calibration", None), windows=windows, detector=detector,
+                       store=store, where=args.profile or "node")
 
 
 def run(args) -> int:
@@ -157,6 +162,8 @@ def add_parser(sub) -> None:
     parser = add_command(sub, "run", __doc__, run)
     add_node_options(parser)
     parser.add_argument("--calibration", metavar="FILE.json", help="thresholds from `edgebind calibrate`")
+    parser.add_argument("--store", metavar="FILE.db", help="keep embeddings and events in this store (for `edgebind query`)")
+    parser.add_argument("--keep", metavar="AGE", help="with --store: delete what is older than AGE (e.g. 7d, 12h)")
     parser.add_argument("--out", metavar="FILE.jsonl", help='append events as JSON lines to FILE ("-": stdout)')
     parser.add_argument("--embeddings", action="store_true", help="with --out: write every embedding too")
     parser.add_argument("--no-live", action="store_true", help="print events as lines instead of the live view")

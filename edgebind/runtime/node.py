@@ -11,6 +11,7 @@ code.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -25,8 +26,9 @@ from edgebind.drivers import Chunk, Gap, Source, build_source, merge, source_con
 from edgebind.errors import ConfigError
 from edgebind.runtime.backend import Backend, backend_config, build_backend
 from edgebind.runtime.calibration import Calibration
-from edgebind.runtime.detector import Detection, Detector, DetectorConfig, EventConfig
+from edgebind.runtime.detector import EXAMPLE_MODALITIES, Detection, Detector, DetectorConfig, EventConfig
 from edgebind.runtime.queue import BoundedQueue
+from edgebind.runtime.store import Moment, Store, StoreConfig
 from edgebind.runtime.windows import BlockWindower, FrameWindower, Window
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,8 @@ class NodeConfig:
     windows: WindowConfig = field(default_factory=WindowConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     events: list = field(default_factory=list)  # EventConfig dicts (or objects)
-    calibration: str | None = None  # a file from `edgebind calibrate` (background and thresholds)
+    calibration: str | None = None  # a file from `edgebind calibrate` (thresholds)
+    store: StoreConfig | None = None  # keep embeddings and events on disk (queryable, survives restarts)
     queue_size: int = 64  # windows waiting for the model before the oldest are dropped
     output_size: int = 4096  # embeddings and detections waiting for the library user
 
@@ -114,6 +117,7 @@ class Node:
         self._windows: BoundedQueue[Window] | None = None
         self._outputs: BoundedQueue[Embedding | Detection] | None = None
         self._exit = contextlib.ExitStack()
+        self.store: Store | None = None
 
     # --- set-up ---------------------------------------------------------------------------------
     @property
@@ -140,6 +144,10 @@ class Node:
         lossless = all(s.lossless() for s in self.sources)
         self._windows = BoundedQueue(self.config.queue_size, lossless, self._dropped)
         self._outputs = BoundedQueue(self.config.output_size, lossless)
+        if self.config.store is not None:
+            settings = dataclasses.asdict(self.config.store)
+            self.store = self._exit.enter_context(Store(settings.pop("path"), self.backend.dim,
+                                                        self.backend.model_id, **settings))
         for source in self.sources:
             self._exit.enter_context(source)
         self._threads = [threading.Thread(target=self._guard(self._capture), name="edgebind-node-capture", daemon=True),
@@ -149,7 +157,8 @@ class Node:
         return self
 
     def close(self) -> None:
-        """Stop the sources, embed what was already captured, and stop both threads. Idempotent."""
+        """Stop the sources, embed what was already captured, stop both threads and close the
+        store (committing what it holds). Idempotent."""
         self._stop.set()
         for thread in self._threads:
             thread.join(10)
@@ -189,6 +198,14 @@ class Node:
     def finished(self) -> bool:
         """True when every source has ended (or the node stopped) and everything was handed over."""
         return self._outputs is not None and self._outputs.closed_and_empty
+
+    def query(self, *terms: str, k: int = 5, last_s: float | None = None,
+              modalities: Sequence[str] | None = None) -> list[Moment]:
+        """The stored moments most like `terms`: text, or "MODALITY:FILE" (a WAV, an image, ...);
+        several terms are added (embedding arithmetic, e.g. an image plus a text)."""
+        if self.store is None:
+            raise ConfigError("this node keeps no memory to query: give it a store (--store PATH)")
+        return self.store.query(query_vector(self.backend, terms), k, last_s=last_s, modalities=modalities)
 
     def stats(self) -> dict[str, Any]:
         """Per stream: windows cut, embedded, dropped, latency p50/p99 (ms); queue depth; sources."""
@@ -249,8 +266,9 @@ class Node:
                 by_modality[window.modality].append(window)
             for modality, group in by_modality.items():
                 self._embed(modality, group)
-        if self._detector is not None:
-            for detection in self._detector.close_all(time.monotonic()):
+        if self._detector is not None:  # at the latest time seen: a sim at speed 0 runs ahead of the clock
+            latest = max((w.t_end for w in self._latest.values()), default=0.0)
+            for detection in self._detector.close_all(max(time.monotonic(), latest)):
                 self._emit(detection)
         self._outputs.close()
 
@@ -258,21 +276,28 @@ class Node:
         vectors = self.backend.embed(modality, [w.data for w in windows])
         scores = self._detector.scores(modality, vectors) if self._detector is not None else None
         done = time.monotonic()
+        embedded = []
         for i, window in enumerate(windows):
             stats = self._stats[(window.source, modality)]
             stats.embedded += 1
-            stats.latency_ms = (stats.latency_ms + [1000 * (done - window.t_end)])[-1000:]
+            if done >= window.t_end:  # a sim at speed 0 runs ahead of the clock: no latency to speak of
+                stats.latency_ms = (stats.latency_ms + [1000 * (done - window.t_end)])[-1000:]
             named = {} if scores is None else {e.name: float(s) for e, s in zip(self._detector.events, scores[i])}
-            self._outputs.put(Embedding(window.source, modality, window.t_start, window.t_end, vectors[i], named,
-                                        window.meta))
+            embedded.append(Embedding(window.source, modality, window.t_start, window.t_end, vectors[i], named,
+                                      window.meta))
+            self._outputs.put(embedded[-1])
             self._latest[f"{window.source}/{modality}"] = window
             if scores is not None:
                 for detection in self._detector.update(window.source, modality, window.t_end, scores[i],
                                                        window.level_db, self._latest, window.meta):
                     self._emit(detection)
+        if self.store is not None:
+            self.store.add(embedded)
 
     def _emit(self, detection: Detection) -> None:
         self._outputs.put(detection)
+        if self.store is not None:
+            self.store.add_event(detection)
         for callback in self._callbacks.get(detection.event, []) + self._callbacks.get("*", []):
             try:
                 callback(detection)
@@ -295,9 +320,23 @@ def make_detector(backend: Backend, config: NodeConfig, calibration: Calibration
 
 
 def _event_vector(backend: Backend, event: EventConfig) -> np.ndarray:
-    parts = [backend.embed("text", list(event.prompts or (event.name,)))]
-    for example in event.examples:
-        modality, _, path = example.partition(":")
-        parts.append(backend.embed(modality, [path]))
-    mean = np.concatenate(parts).mean(axis=0)
-    return mean / max(float(np.linalg.norm(mean)), 1e-12)
+    return query_vector(backend, [*(event.prompts or (event.name,)), *event.examples])
+
+
+def query_vector(backend: Backend, terms: Sequence[str]) -> np.ndarray:
+    """The unit sum of the terms' embeddings: text, or "MODALITY:FILE" for a file of that modality."""
+    if not terms:
+        raise ConfigError("a query needs at least one term: a text, or MODALITY:FILE")
+    texts = [t for t in terms if term_modality(t) == "text"]
+    parts = [backend.embed("text", texts)] if texts else []
+    for term in terms:
+        if (modality := term_modality(term)) != "text":
+            parts.append(backend.embed(modality, [term.partition(":")[2]]))
+    total = np.concatenate(parts).sum(axis=0)
+    return total / max(float(np.linalg.norm(total)), 1e-12)
+
+
+def term_modality(term: str) -> str:
+    """"audio" for "audio:bark.wav" (a file of that modality), else "text"."""
+    modality, sep, path = term.partition(":")
+    return modality if sep and path and modality in EXAMPLE_MODALITIES else "text"

@@ -55,14 +55,14 @@ def sim_events(num_classes: int = 8) -> list[dict[str, Any]]:
 def node_config(profile: dict[str, Any] | None = None, *, sensors: list | None = None,
                 backend: dict[str, Any] | None = None, detect: Sequence[str] = (), calibration: str | None = None,
                 windows: dict[str, Any] | None = None, detector: dict[str, Any] | None = None,
-                where: str = "node") -> NodeConfig:
+                store: dict[str, Any] | None = None, where: str = "node") -> NodeConfig:
     """A NodeConfig: `profile` with the given parts replaced or merged in."""
     data = dict(profile or {})
     if sensors is not None:
         data["sensors"] = sensors
-    for key, value in (("backend", backend), ("windows", windows), ("detector", detector)):
+    for key, value in (("backend", backend), ("windows", windows), ("detector", detector), ("store", store)):
         if value:
-            data[key] = {**data.get(key, {}), **value}
+            data[key] = {**(data.get(key) or {}), **value}
     if detect:
         data["events"] = parse_detect(detect)
     if calibration is not None:

@@ -140,14 +140,22 @@ class Store:
     # --- opening --------------------------------------------------------------------------------
     def _check_existing(self) -> None:
         """A file that is not our store raises StoreError before anything could write to it."""
+        meta = self._read_meta()
+        if meta is not None and (int(meta["dim"]) != self.dim or meta["model_id"] != self.model_id):
+            raise StoreError(f"{self.path} holds embeddings of model {meta['model_id']!r} (dim {meta['dim']}), "
+                             f"not of this node's model {self.model_id!r} (dim {self.dim}): their vectors "
+                             "are not comparable; pass another store path or run that model")
+
+    def _read_meta(self) -> dict[str, str] | None:
+        """The store's meta table, read-only; None for no file or an empty one."""
         if not self.path.exists():
-            return
+            return None
         if not self.path.is_file():
             raise StoreError(f"store {self.path} exists and is not a file; pass the path of a store file")
         with open(self.path, "rb") as f:
             header = f.read(len(SQLITE_MAGIC))
         if not header:
-            return  # an empty file holds nothing to lose
+            return None  # an empty file holds nothing to lose
         if header != SQLITE_MAGIC:
             raise StoreError(f"{self.path} is not an edgebind store (not a SQLite database); it was left "
                              "untouched: move it away or pass another store path")
@@ -166,10 +174,7 @@ class Store:
         if int(meta.get("schema_version", -1)) != SCHEMA_VERSION:
             raise StoreError(f"{self.path} has store schema version {meta.get('schema_version')}, this edgebind "
                              f"reads version {SCHEMA_VERSION}: upgrade edgebind or pass another store path")
-        if int(meta["dim"]) != self.dim or meta["model_id"] != self.model_id:
-            raise StoreError(f"{self.path} holds embeddings of model {meta['model_id']!r} (dim {meta['dim']}), "
-                             f"not of this node's model {self.model_id!r} (dim {self.dim}): their vectors "
-                             "are not comparable; pass another store path or run that model")
+        return meta
 
     def _connect(self) -> Any:
         con = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30)
@@ -465,6 +470,36 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class StoreReader(Store):
+    """A read-only view of an existing store that another process may be writing (the node):
+    query, events, snapshot and stats. It writes nothing, not even the fix-ups of opening."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        meta = self._read_meta()
+        if meta is None:
+            raise StoreError(f"no store at {self.path}; run the node with --store {self.path} first")
+        self.config = StoreConfig(path=str(self.path))
+        self.dim, self.model_id = int(meta["dim"]), meta["model_id"]
+        self._local, self._readers, self._cond = threading.local(), [], threading.Condition()
+        self._closing = False
+        self._counts = {"dropped": 0, "lost": 0, "commits": 0, "deleted": 0}
+        self._rows: deque[tuple] = deque()
+        self._last_commit = self.path.stat().st_mtime
+        self._rows_stored = self._read("SELECT count(*) FROM moments", [])[0][0]
+
+    def add(self, *_: Any, **__: Any) -> None:
+        raise StoreError(f"store {self.path} was opened read-only")
+
+    add_event = flush = add
+
+    def close(self) -> None:
+        with self._cond:
+            self._closing = True
+        for con in self._readers:
+            con.close()
 
 
 def snapshot_arrays(snapshot: Mapping[str, Any], max_bytes: int) -> dict[str, np.ndarray]:
