@@ -149,7 +149,7 @@ def add_node_options(parser) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="NAME.KEY=VALUE",
                         help="set a sensor config key (repeatable)")
     parser.add_argument("--model", help="registered model name or checkpoint directory (default edgebind-tiny-synthetic)")
-    parser.add_argument("--precision", choices=("fp32", "bf16"), help="torch backend precision (default fp32)")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="torch backend precision (default fp32; fp16 on a GPU)")
     parser.add_argument("--profile", metavar="FILE.yaml", help="a launch profile (see launch/)")
     parser.add_argument("--detect", action="append", default=[], metavar="TEXT",
                         help='an event defined by text; "a|b" is a prompt ensemble (repeatable)')

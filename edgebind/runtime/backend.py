@@ -2,7 +2,7 @@
 
 One interface (`Backend`) for every way of running the encoders; the node only ever calls
 `embed`. PyTorch is the first implementation (fp32, or bf16 autocast where the CPU has bf16
-units); exported ONNX / TensorRT engines plug in through the same BACKENDS registry. Every
+units; on a GPU fp16 too); exported ONNX / TensorRT engines plug in through the same BACKENDS registry. Every
 backend applies the model's own transforms, so preprocessing is the training one.
 """
 from __future__ import annotations
@@ -88,12 +88,15 @@ class Backend(abc.ABC):
 @dataclass(kw_only=True)
 class TorchConfig(BackendConfig):
     type: str = "torch"
-    precision: str = "fp32"  # fp32, or bf16 (autocast; ~2-3x faster where the CPU has AVX512-BF16/AMX)
+    precision: str = "fp32"  # fp32, bf16 (autocast: fast where the CPU has AVX512-BF16/AMX), fp16 (GPU only)
+    device: str = "auto"  # auto (cuda when torch sees a GPU, else cpu), cpu, cuda, cuda:N
     threads: int | None = None  # torch intra-op threads (None: torch's default, one per core)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_choice(self.precision, ("fp32", "bf16"), "torch backend precision")
+        check_choice(self.precision, ("fp32", "bf16", "fp16"), "torch backend precision")
+        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
+            raise ConfigError(f"torch backend device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
 
 
 @BACKENDS.register("torch")
@@ -110,7 +113,13 @@ class TorchBackend(Backend):
         self.config, self._torch = config, torch
         if config.threads:
             torch.set_num_threads(config.threads)
-        self.model = create_model(config.model, modalities)
+        device = ("cuda" if torch.cuda.is_available() else "cpu") if config.device == "auto" else config.device
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError(f"torch backend device {device!r}: torch sees no CUDA GPU here; use device: cpu")
+        if config.precision == "fp16" and not device.startswith("cuda"):
+            raise ConfigError("torch backend precision fp16 needs a GPU; on a CPU use bf16 or fp32")
+        self.device = torch.device(device)
+        self.model = create_model(config.model, modalities).to(self.device)
         self._modalities = tuple(m.value for m in self.model.modalities)
 
     @property
@@ -123,10 +132,10 @@ class TorchBackend(Backend):
 
     def embed(self, modality: str, items: Sequence[Any]) -> np.ndarray:
         torch = self._torch
-        bf16 = self.config.precision == "bf16"
-        with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+        low = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.config.precision)
+        with torch.inference_mode(), torch.autocast(self.device.type, low or torch.float32, enabled=low is not None):
             vectors = self.model.embed({modality: list(items)}, self.config.batch_size)[modality]
-        return vectors.float().numpy()
+        return vectors.float().cpu().numpy()
 
     def window_s(self, modality: str) -> float:
         config = self.model.transform(modality).config
@@ -137,4 +146,4 @@ class TorchBackend(Backend):
         return float(scale.scale) if scale is not None else 100.0
 
     def describe(self) -> str:
-        return f"torch {self.config.precision} {self.config.model}"
+        return f"torch {self.config.precision} on {self.device} {self.config.model}"
