@@ -8,7 +8,7 @@
 Importing this package registers the built-in drivers in SOURCES; optional libraries (pyserial,
 sounddevice, pyrealsense2) are imported only when a driver that needs them is opened.
 """
-from edgebind.drivers import imu, replay, sim  # noqa: F401  (registers their drivers)
+from edgebind.drivers import imu, mic, replay, sim  # noqa: F401  (registers their drivers)
 from edgebind.drivers.chunks import Chunk, Gap, Item, SourceInfo, SourceStatus, State, StreamInfo
 from edgebind.drivers.merge import merge
 from edgebind.drivers.source import SOURCES, Source, SourceConfig, build_source, source_config
