@@ -105,12 +105,15 @@ class MicSource(Source):
             self._max_blocks = max(4, math.ceil(QUEUE_S / self.config.block_s))
             self._skipped = 0  # blocks the callback could not queue; written by the callback only
             self._last_callback = time.monotonic()
+            stream = None
             try:
                 stream = sd.InputStream(device=index, samplerate=self._rate, channels=self._channels,
                                         dtype="float32", blocksize=round(self.config.block_s * self._rate),
                                         callback=self._callback)
                 stream.start()
             except sd.PortAudioError as exc:
+                if stream is not None:
+                    stream.close(ignore_errors=True)
                 raise DeviceNotConnectedError(f"mic: cannot open {device['name']!r} ({exc})") from None
             self._stream, _open_streams = stream, _open_streams + 1
         self._device_name = device["name"]

@@ -185,6 +185,8 @@ def test_a_killed_audio_server_is_a_gap_then_a_reconnect(pulse):
         gap = _next(mic, Gap, timeout=2.0)  # well before watchdog_s: the stream itself stopped
         assert "device lost: mic: the stream of 'pulse' stopped" in gap.reason
         assert mic.status.state is State.RECONNECTING
+        # each retry re-scans PortAudio's devices, which no longer include the server's
+        poll(lambda: "no input device 'pulse'" in (mic.status.last_error or ""), "retry that re-scanned the devices")
         pulse.start()
         after = mic.read(5.0)
         assert isinstance(after, Chunk), after
