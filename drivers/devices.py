@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from edgebind.drivers.mic import load_sounddevice
 from edgebind.errors import EdgeBindError, require
 
 
@@ -30,9 +31,9 @@ def serial_ports() -> list[Device]:
 
 
 def audio_inputs() -> list[Device]:
-    sd = require("sounddevice", "sensors", "listing audio inputs")
+    sd = load_sounddevice("listing audio inputs")
     return [Device("audio", str(i), f"{d['name']} ({d['max_input_channels']} ch, {d['default_samplerate']:.0f} Hz)",
-                   f"mic.device={d['name']!r}")
+                   f"mic.device={d['name']}")
             for i, d in enumerate(sd.query_devices()) if d["max_input_channels"] > 0]
 
 

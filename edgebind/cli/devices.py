@@ -9,6 +9,8 @@ examples:
 """
 from __future__ import annotations
 
+import shlex
+
 from edgebind.cli.common import add_command
 
 
@@ -20,7 +22,7 @@ def run(args) -> int:
         print(f"{kind}:")
         for d in devices:
             driver = d.setting.split(".")[0]
-            use = f"--set {d.setting}" if driver in SOURCES else f"(no edgebind {driver} driver yet)"
+            use = f"--set {shlex.quote(d.setting)}" if driver in SOURCES else f"(no edgebind {driver} driver yet)"
             print(f"  {d.id:<24} {d.description:<40} {use}")
         if problem:
             print(f"  ({problem})")
