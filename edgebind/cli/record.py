@@ -1,10 +1,11 @@
 """Record live sensors to an MCAP file that Foxglove opens and `replay` plays back.
 
 --sensors is a comma-separated list: `sim` (simulated audio, depth, thermal and IMU), one of
-sim_audio, sim_depth, sim_thermal, sim_imu, or a driver (imu, replay); --set NAME.KEY=VALUE sets
-a key of a sensor's config (see README, "Live sensors"). The file is flushed and fsynced every
---flush-interval seconds, so a killed recorder loses at most that much; Ctrl-C or SIGTERM stops
-recording and finishes the file. Without --duration it records until stopped.
+sim_audio, sim_depth, sim_thermal, sim_imu, or a driver (mic, depth, thermal, mlx90640, imu,
+replay); --set NAME.KEY=VALUE sets a key of a sensor's config (see README, "Live sensors"). The
+file is flushed and fsynced every --flush-interval seconds, so a killed recorder loses at most that
+much; Ctrl-C or SIGTERM stops recording and finishes the file. Without --duration it records
+until stopped.
 
 examples:
   edgebind record --sensors sim --duration 10 sim.mcap
