@@ -1,6 +1,8 @@
 """Shared fixtures: a tiny model (built once) and a small synthetic world on disk."""
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -47,3 +49,33 @@ def mini_run(tmp_path_factory):
     report = reproduce(ReproduceConfig(out=str(out), train_samples=48, test_samples=24, classes=4,
                                        anchor_epochs=1, bind_epochs=1, batch_size=16, progress=False))
     return out, report
+
+
+@pytest.fixture(scope="module")
+def pulse(tmp_path_factory):
+    """A private PulseAudio daemon (tests/pulse_audio.py) that PortAudio's "pulse" device reaches."""
+    from edgebind.drivers.mic import load_sounddevice
+    from edgebind.errors import MissingDependencyError
+
+    from pulse_audio import PulseDaemon
+
+    daemon = PulseDaemon(tmp_path_factory.mktemp("pulse"))
+    old_server = os.environ.get("PULSE_SERVER")
+    os.environ["PULSE_SERVER"] = daemon.env["PULSE_SERVER"]  # before PortAudio looks for devices
+    try:
+        sd = load_sounddevice("the mic tests")
+    except MissingDependencyError as exc:
+        pytest.skip(str(exc))
+    daemon.start()
+    # sounddevice may have been imported by an earlier test module, with PortAudio's device list
+    # made before this daemon ran: refresh it (the driver does so itself when it connects).
+    sd._terminate()
+    sd._initialize()
+    yield daemon
+    daemon.kill()
+    if old_server is None:
+        del os.environ["PULSE_SERVER"]
+    else:
+        os.environ["PULSE_SERVER"] = old_server
+    sd._terminate()
+    sd._initialize()
