@@ -20,6 +20,7 @@ examples:
 """
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
@@ -53,20 +54,27 @@ def run(args) -> int:
     from edgebind.runtime.sinks import JsonlSink
 
     config = build_config(args)
-    sink = JsonlSink(args.out, args.embeddings) if args.out else None
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    outputs = contextlib.ExitStack()  # everything the node's outputs go to, closed last
     try:
+        sink = outputs.enter_context(contextlib.closing(JsonlSink(args.out, args.embeddings))) if args.out else None
         with Node(config) as node:
+            consumers = [c.write for c in (sink,) if c is not None]
+            if args.ros2:
+                from edgebind.runtime.ros2 import Ros2Bridge
+
+                consumers.append(outputs.enter_context(contextlib.closing(
+                    Ros2Bridge(node, wall_offset=time.time() - time.monotonic()))).publish)
             if args.duration is not None:  # counted from when the sensors are open
                 timer = threading.Timer(args.duration, stop.set)
                 timer.daemon = True
                 timer.start()
             view = _LiveView(node) if not args.no_live else None
             try:
-                _serve(node, stop, sink, view)
+                _serve(node, stop, consumers, view)
                 node.close()  # stop the sensors; what was captured is embedded, open events end
-                _serve(node, threading.Event(), sink, view)
+                _serve(node, threading.Event(), consumers, view)
             finally:
                 if view is not None:
                     view.close()
@@ -74,8 +82,7 @@ def run(args) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        if sink is not None:
-            sink.close()
+        outputs.close()
     for stream, s in summary["streams"].items():
         print(f"{stream:<22} windows={s['windows']} embedded={s['embedded']} "
               f"latency p50={s['latency_p50_ms']:.0f} ms p99={s['latency_p99_ms']:.0f} ms")
@@ -83,8 +90,8 @@ def run(args) -> int:
     return 0
 
 
-def _serve(node, stop: threading.Event, sink, view) -> None:
-    """Hand every output to the sink and the view until the node ends or `stop` is set."""
+def _serve(node, stop: threading.Event, consumers, view) -> None:
+    """Hand every output to the consumers and the view until the node ends or `stop` is set."""
     from edgebind.runtime.detector import Detection
 
     while not stop.is_set():
@@ -93,8 +100,8 @@ def _serve(node, stop: threading.Event, sink, view) -> None:
             if node.finished:
                 return
         else:
-            if sink is not None:
-                sink.write(item)
+            for consume in consumers:
+                consume(item)
             if isinstance(item, Detection) and view is None:
                 print(f"{item.kind:<5} {item.event:<24} {item.source}/{item.modality} score={item.score:.3f}", flush=True)
         if view is not None:
@@ -167,3 +174,5 @@ def add_parser(sub) -> None:
     parser.add_argument("--out", metavar="FILE.jsonl", help='append events as JSON lines to FILE ("-": stdout)')
     parser.add_argument("--embeddings", action="store_true", help="with --out: write every embedding too")
     parser.add_argument("--no-live", action="store_true", help="print events as lines instead of the live view")
+    parser.add_argument("--ros2", action="store_true",
+                        help="publish embeddings and events to ROS 2 and serve ~/query (needs rclpy, edgebind_msgs)")
