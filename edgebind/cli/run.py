@@ -17,15 +17,19 @@ examples:
   edgebind run --sensors mic,imu --set imu.port=/dev/ttyUSB0 --calibration place.json
   edgebind run --profile launch/cpu.yaml --duration 60 --no-live
   edgebind run --sensors replay --set replay.path=field.mcap --set replay.speed=0 --out - --no-live
+  edgebind run --store memory.db --serve 127.0.0.1:8765   # then: edgebind query "a dog" --url http://127.0.0.1:8765
+  EDGEBIND_API_TOKEN=... edgebind run --serve 0.0.0.0:8765  # beyond this machine: a token is required
 """
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
 
 from edgebind.cli.common import add_command
 from edgebind.config import parse_duration
+from edgebind.errors import ConfigError
 
 
 def build_config(args):
@@ -53,23 +57,29 @@ def run(args) -> int:
     from edgebind.runtime.sinks import JsonlSink
 
     config = build_config(args)
+    api = _api_server(args)
     sink = JsonlSink(args.out, args.embeddings) if args.out else None
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with Node(config) as node:
+            if api is not None:
+                api = api(node).start()
+                print(f"serving the API on {api.url} (endpoints: {api.url}/openapi.json)", flush=True)
             if args.duration is not None:  # counted from when the sensors are open
                 timer = threading.Timer(args.duration, stop.set)
                 timer.daemon = True
                 timer.start()
             view = _LiveView(node) if not args.no_live else None
             try:
-                _serve(node, stop, sink, view)
+                _serve(node, stop, sink, view, api)
                 node.close()  # stop the sensors; what was captured is embedded, open events end
-                _serve(node, threading.Event(), sink, view)
+                _serve(node, threading.Event(), sink, view, api)
             finally:
                 if view is not None:
                     view.close()
+                if api is not None:
+                    api.stop()
         summary = node.stats()
     finally:
         for sig, handler in previous.items():
@@ -83,8 +93,25 @@ def run(args) -> int:
     return 0
 
 
-def _serve(node, stop: threading.Event, sink, view) -> None:
-    """Hand every output to the sink and the view until the node ends or `stop` is set."""
+def _api_server(args):
+    """A function making the --serve ApiServer for a node (checked now, before any sensor opens), or None."""
+    if not args.serve:
+        if args.token:
+            raise ConfigError("--token goes with --serve HOST:PORT")
+        return None
+    from edgebind.errors import require
+    from edgebind.runtime.api import ApiServer, check_access, parse_address
+
+    for module in ("fastapi", "uvicorn"):
+        require(module, "serve", "--serve")
+    host, port = parse_address(args.serve)
+    token = args.token or os.environ.get("EDGEBIND_API_TOKEN") or None
+    check_access(host, token)
+    return lambda node: ApiServer(node, host, port, token)
+
+
+def _serve(node, stop: threading.Event, sink, view, api=None) -> None:
+    """Hand every output to the sink, the view and the API's clients until the node ends or `stop` is set."""
     from edgebind.runtime.detector import Detection
 
     while not stop.is_set():
@@ -95,6 +122,8 @@ def _serve(node, stop: threading.Event, sink, view) -> None:
         else:
             if sink is not None:
                 sink.write(item)
+            if api is not None:
+                api.publish(item)
             if isinstance(item, Detection) and view is None:
                 print(f"{item.kind:<5} {item.event:<24} {item.source}/{item.modality} score={item.score:.3f}", flush=True)
         if view is not None:
@@ -167,3 +196,7 @@ def add_parser(sub) -> None:
     parser.add_argument("--out", metavar="FILE.jsonl", help='append events as JSON lines to FILE ("-": stdout)')
     parser.add_argument("--embeddings", action="store_true", help="with --out: write every embedding too")
     parser.add_argument("--no-live", action="store_true", help="print events as lines instead of the live view")
+    parser.add_argument("--serve", metavar="HOST:PORT", help="serve the HTTP + WebSocket API (README, 'Network API'), "
+                        "e.g. 127.0.0.1:8765; needs the serve extra")
+    parser.add_argument("--token", help="with --serve: the token clients must send (required beyond loopback; "
+                        "default: $EDGEBIND_API_TOKEN)")
