@@ -415,7 +415,7 @@ def build_app(server: ApiServer) -> Any:
             await websocket.accept()
             tasks = {asyncio.ensure_future(_send_records(websocket, client)),
                      asyncio.ensure_future(_until_disconnect(websocket))}
-            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in pending:
                 task.cancel()
             for outcome in await asyncio.gather(*tasks, return_exceptions=True):
