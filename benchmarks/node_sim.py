@@ -130,7 +130,8 @@ def soak(args) -> dict:
                             "queue": node.stats()["queue"]})
         drops = node.stats()["window_drops"]
     first, last = samples[1]["rss_mb"], samples[-1]["rss_mb"]  # after the first 10 s of warm-up
-    return {"seconds": args.seconds, "window_drops": drops, "rss_growth_percent": round(100 * (last - first) / first, 2),
+    return {"seconds": args.seconds, "window_drops": drops,
+            "rss_growth_percent": round(100 * (last - first) / first, 2),
             "max_queue": max(s["queue"] for s in samples), "samples": samples}
 
 

@@ -1,10 +1,11 @@
 """`sim`: the synthetic world streamed as a live sensor, one source per modality.
 
 Real time by default (`speed: 1`); `speed: 10` plays ten times faster and `speed: 0` as fast as
-the consumer reads (then nothing is dropped, and host times are the open time plus simulated time,
-so several fast sim sources stay aligned in time as live ones do). Every chunk's `meta` holds the ground truth
-(scene index, label, whether its event is on, the onset time in sim time and on the host clock), and `SimSource.schedule.events()`
-lists the events, so detection can be scored. Sensor time is the simulated clock in seconds.
+the consumer reads (then nothing is dropped, and host times are the open time plus simulated
+time, so several fast sim sources stay aligned in time as live ones do). Every chunk's `meta`
+holds the ground truth (scene index, label, whether its event is on, the onset time in sim time
+and on the host clock), and `SimSource.schedule.events()` lists the events, so detection can be
+scored. Sensor time is the simulated clock in seconds.
 """
 from __future__ import annotations
 
@@ -113,7 +114,8 @@ class SimSource(Source):
         self._index += n
         # As fast as read, the host clock follows simulated time (so windows and recordings line up).
         host_time = None if c.speed else self._start + (t1 if n > 1 else t0)
-        return [self.chunk(c.modality, data, sensor_time=t0, host_time=host_time, meta=self._truth(t0 if n == 1 else t1))]
+        return [self.chunk(c.modality, data, sensor_time=t0, host_time=host_time,
+                           meta=self._truth(t0 if n == 1 else t1))]
 
     def _truth(self, t: float) -> dict:
         """The schedule's ground truth at sim time `t`, plus its onset on the host clock."""

@@ -4,8 +4,8 @@ Time is cut into scenes of `scene_s` seconds; scene k is `sample_scene(k)` of th
 (so every sim source with the same seed agrees on what happens when). At `onset_s` into each scene
 (an infinite `onset_s`: never, background only) its event starts in every modality: the object's
 sound starts, the object appears in depth, heats up in thermal (over `heat_s`) and the platform
-starts vibrating in the IMU. Before the onset there is only background: noise, the empty room, ambient temperature, a platform at rest.
-`events()` is the ground truth a detector can be scored against.
+starts vibrating in the IMU. Before the onset there is only background: noise, the empty room,
+ambient temperature, a platform at rest. `events()` is the ground truth a detector can be scored against.
 """
 from __future__ import annotations
 

@@ -155,7 +155,7 @@ def test_camera_by_serial_unplugged_replugged_and_stalled(tmp_path):
         _wait(lambda: "no RealSense camera" in (camera.status.last_error or ""))
         assert camera.status.state.value == "reconnecting"
 
-        plugged = context.load_device(path)  # plugged in again: reopened by serial, streaming from the start
+        _plugged = context.load_device(path)  # plugged in again: reopened by serial, streaming from the start
         _wait(lambda: camera.status.reconnects == 1)
         again = _items(camera, 1)[0]
         assert isinstance(again, Chunk) and again.modality == "depth"

@@ -17,16 +17,20 @@ examples:
   edgebind run --sensors mic,imu --set imu.port=/dev/ttyUSB0 --calibration place.json
   edgebind run --profile launch/cpu.yaml --duration 60 --no-live
   edgebind run --sensors replay --set replay.path=field.mcap --set replay.speed=0 --out - --no-live
+  edgebind run --store memory.db --serve 127.0.0.1:8765   # then: edgebind query "a dog" --url http://127.0.0.1:8765
+  EDGEBIND_API_TOKEN=... edgebind run --serve 0.0.0.0:8765  # beyond this machine: a token is required
 """
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 import time
 
 from edgebind.cli.common import add_command
 from edgebind.config import parse_duration
+from edgebind.errors import ConfigError
 
 
 def build_config(args):
@@ -54,6 +58,7 @@ def run(args) -> int:
     from edgebind.runtime.sinks import JsonlSink
 
     config = build_config(args)
+    api = _api_server(args)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     outputs = contextlib.ExitStack()  # everything the node's outputs go to, closed last
@@ -66,6 +71,11 @@ def run(args) -> int:
 
                 consumers.append(outputs.enter_context(contextlib.closing(
                     Ros2Bridge(node, wall_offset=time.time() - time.monotonic()))).publish)
+            if api is not None:
+                server = api(node).start()
+                outputs.callback(server.stop)
+                consumers.append(server.publish)
+                print(f"serving the API on {server.url} (endpoints: {server.url}/openapi.json)", flush=True)
             if args.duration is not None:  # counted from when the sensors are open
                 timer = threading.Timer(args.duration, stop.set)
                 timer.daemon = True
@@ -90,8 +100,26 @@ def run(args) -> int:
     return 0
 
 
+def _api_server(args):
+    """A function making the --serve ApiServer for a node (checked now, before any sensor opens), or None."""
+    if not args.serve:
+        if args.token:
+            raise ConfigError("--token goes with --serve HOST:PORT")
+        return None
+    from edgebind.errors import require
+    from edgebind.runtime.api import ApiServer, check_access, parse_address
+
+    for module in ("fastapi", "uvicorn"):
+        require(module, "serve", "--serve")
+    host, port = parse_address(args.serve)
+    token = args.token or os.environ.get("EDGEBIND_API_TOKEN") or None
+    check_access(host, token)
+    return lambda node: ApiServer(node, host, port, token)
+
+
 def _serve(node, stop: threading.Event, consumers, view) -> None:
-    """Hand every output to the consumers and the view until the node ends or `stop` is set."""
+    """Hand every output to the consumers (sink, API clients, ROS 2) and the view until the node
+    ends or `stop` is set."""
     from edgebind.runtime.detector import Detection
 
     while not stop.is_set():
@@ -103,7 +131,8 @@ def _serve(node, stop: threading.Event, consumers, view) -> None:
             for consume in consumers:
                 consume(item)
             if isinstance(item, Detection) and view is None:
-                print(f"{item.kind:<5} {item.event:<24} {item.source}/{item.modality} score={item.score:.3f}", flush=True)
+                print(f"{item.kind:<5} {item.event:<24} {item.source}/{item.modality} score={item.score:.3f}",
+                      flush=True)
         if view is not None:
             view.update(item)
 
@@ -155,8 +184,10 @@ def add_node_options(parser) -> None:
     parser.add_argument("--sensors", help="comma-separated sensors (default: sim, or the profile's)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME.KEY=VALUE",
                         help="set a sensor config key (repeatable)")
-    parser.add_argument("--model", help="registered model name or checkpoint directory (default edgebind-tiny-synthetic)")
-    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="torch backend precision (default fp32; fp16 on a GPU)")
+    parser.add_argument("--model", help="registered model name or checkpoint directory "
+                                        "(default edgebind-tiny-synthetic)")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"),
+                        help="torch backend precision (default fp32; fp16 on a GPU)")
     parser.add_argument("--profile", metavar="FILE.yaml", help="a launch profile (see launch/)")
     parser.add_argument("--detect", action="append", default=[], metavar="TEXT",
                         help='an event defined by text; "a|b" is a prompt ensemble (repeatable)')
@@ -169,10 +200,15 @@ def add_parser(sub) -> None:
     parser = add_command(sub, "run", __doc__, run)
     add_node_options(parser)
     parser.add_argument("--calibration", metavar="FILE.json", help="thresholds from `edgebind calibrate`")
-    parser.add_argument("--store", metavar="FILE.db", help="keep embeddings and events in this store (for `edgebind query`)")
+    parser.add_argument("--store", metavar="FILE.db",
+                        help="keep embeddings and events in this store (for `edgebind query`)")
     parser.add_argument("--keep", metavar="AGE", help="with --store: delete what is older than AGE (e.g. 7d, 12h)")
     parser.add_argument("--out", metavar="FILE.jsonl", help='append events as JSON lines to FILE ("-": stdout)')
     parser.add_argument("--embeddings", action="store_true", help="with --out: write every embedding too")
     parser.add_argument("--no-live", action="store_true", help="print events as lines instead of the live view")
     parser.add_argument("--ros2", action="store_true",
                         help="publish embeddings and events to ROS 2 and serve ~/query (needs rclpy, edgebind_msgs)")
+    parser.add_argument("--serve", metavar="HOST:PORT", help="serve the HTTP + WebSocket API (README, 'Network API'), "
+                        "e.g. 127.0.0.1:8765; needs the serve extra")
+    parser.add_argument("--token", help="with --serve: the token clients must send (required beyond loopback; "
+                        "default: $EDGEBIND_API_TOKEN)")

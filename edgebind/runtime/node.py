@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from edgebind.config import from_dict
-from edgebind.drivers import Chunk, Gap, Source, build_source, merge, source_config
+from edgebind.drivers import Gap, Source, build_source, merge, source_config
 from edgebind.errors import ConfigError
 from edgebind.runtime.backend import Backend, backend_config, build_backend
 from edgebind.runtime.calibration import Calibration

@@ -1,7 +1,8 @@
 """Where the node's outputs go besides the library user: JSON lines to a file or stdout.
 
 Each line is one record: `{"type": "event", ...}` for a detection's start or end, and with
-`embeddings` also `{"type": "embedding", ...}` per window (vector as a list). Times are given on
+`embeddings` also `{"type": "embedding", ...}` per window (vector as a list). The network API and
+`edgebind query` share these shapes, and those of stored moments and events. Times are given on
 the host's monotonic clock (`t`, comparable between records) and as wall-clock `wall_time`
 (seconds since the epoch, for people and other machines). Lines are flushed as written, so a
 killed node leaves every complete line readable.
@@ -17,6 +18,7 @@ from typing import IO, Any
 from edgebind.errors import ConfigError
 from edgebind.runtime.detector import Detection
 from edgebind.runtime.node import Embedding
+from edgebind.runtime.store import Moment, StoredEvent
 
 
 def detection_record(d: Detection, wall_offset: float) -> dict[str, Any]:
@@ -25,10 +27,26 @@ def detection_record(d: Detection, wall_offset: float) -> dict[str, Any]:
             "score": round(d.score, 6)}
 
 
-def embedding_record(e: Embedding, wall_offset: float) -> dict[str, Any]:
-    return {"type": "embedding", "source": e.source, "modality": e.modality, "t_start": round(e.t_start, 6),
-            "t_end": round(e.t_end, 6), "wall_time": round(e.t_end + wall_offset, 6),
-            "scores": {k: round(v, 6) for k, v in e.scores.items()}, "vector": [round(float(x), 6) for x in e.vector]}
+def embedding_record(e: Embedding, wall_offset: float, vector: bool = True) -> dict[str, Any]:
+    record = {"type": "embedding", "source": e.source, "modality": e.modality, "t_start": round(e.t_start, 6),
+              "t_end": round(e.t_end, 6), "wall_time": round(e.t_end + wall_offset, 6),
+              "scores": {k: round(v, 6) for k, v in e.scores.items()}}
+    if vector:
+        record["vector"] = [round(float(x), 6) for x in e.vector]
+    return record
+
+
+def moment_record(rank: int, m: Moment) -> dict[str, Any]:
+    """A query answer's row (wall-clock times), as `edgebind query` and the API give it."""
+    return {"rank": rank, "score": round(m.score, 4), "modality": m.modality, "source": m.source,
+            "t_start": round(m.t_start, 3), "t_end": round(m.t_end, 3), "snapshot": m.snapshot}
+
+
+def stored_event_record(e: StoredEvent) -> dict[str, Any]:
+    """A stored event's row (wall-clock times; t_close null while open)."""
+    return {"event": e.event, "source": e.source, "modality": e.modality, "t_open": round(e.t_open, 3),
+            "t_close": None if e.t_close is None else round(e.t_close, 3), "score": round(e.score, 4),
+            "peak": round(e.peak, 4), "snapshot": e.snapshot}
 
 
 class JsonlSink:
