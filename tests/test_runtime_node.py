@@ -170,3 +170,41 @@ def _stored_rows(path) -> int:
         return reader.stats()["rows"]
     finally:
         reader.close()
+
+
+def test_a_sensor_that_fails_is_restarted_while_the_others_keep_running(tmp_path, backend):
+    from serial_pty import FakeSerialDevice
+
+    imu = FakeSerialDevice(tmp_path / "ttyIMU")
+    sensors = [{"type": "imu", "name": "imu", "port": str(imu.path), "reconnect": False},
+               *_sim(None, speed=4, modalities=("audio",))]
+    config = node_config(sensors=sensors, detect=["a dog"])
+    config.restart_interval_s = 0.2
+
+    def feed(seconds: float) -> None:
+        for i in range(int(seconds * 200)):
+            imu.write(f"{i / 200:.3f},0,0,9.81,0,0,0\n".encode())
+
+    def count(modality: str) -> int:
+        return sum(s["embedded"] for k, s in node.stats()["streams"].items() if k.endswith(modality))
+
+    def wait(condition, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, node.stats()
+            node.read(0.05)
+
+    with Node(config, backend=backend) as node:
+        feed(2.5)
+        wait(lambda: count("imu") >= 2)
+        imu.unplug()  # with reconnect: false the driver fails; the node reports and restarts it
+        wait(lambda: "imu" in node.stats()["source_failures"])
+        audio_then = count("audio")
+        wait(lambda: count("audio") > audio_then + 2)  # the other sensor kept running
+        imu.plug()
+        time.sleep(0.5)  # the restarted source opens the new pty (opening flushes pending input)
+        imu_then = count("imu")
+        feed(2.5)
+        wait(lambda: count("imu") > imu_then)
+    assert "stopped sending" in node.stats()["source_failures"]["imu"][0]
+    imu.close()

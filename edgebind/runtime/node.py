@@ -22,13 +22,14 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from edgebind.config import from_dict
-from edgebind.drivers import Gap, Source, build_source, merge, source_config
+from edgebind.drivers import Gap, Source, source_config
 from edgebind.errors import ConfigError
 from edgebind.runtime.backend import Backend, backend_config, build_backend
 from edgebind.runtime.calibration import Calibration
 from edgebind.runtime.detector import EXAMPLE_MODALITIES, Detection, Detector, DetectorConfig, EventConfig
 from edgebind.runtime.queue import BoundedQueue
 from edgebind.runtime.store import Moment, Store, StoreConfig
+from edgebind.runtime.supervisor import SupervisedSources
 from edgebind.runtime.windows import BlockWindower, FrameWindower, Window
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class NodeConfig:
     events: list = field(default_factory=list)  # EventConfig dicts (or objects)
     calibration: str | None = None  # a file from `edgebind calibrate` (thresholds)
     store: StoreConfig | None = None  # keep embeddings and events on disk (queryable, survives restarts)
+    restart_interval_s: float = 5.0  # a source that failed is restarted this often until it works
     queue_size: int = 64  # windows waiting for the model before the oldest are dropped
     output_size: int = 4096  # embeddings and detections waiting for the library user
 
@@ -81,6 +83,8 @@ class NodeConfig:
         self.backend = backend_config(self.backend)
         if not self.sensors:
             raise ConfigError("a node needs at least one sensor")
+        if not self.restart_interval_s > 0:
+            raise ConfigError(f"restart_interval_s must be > 0, got {self.restart_interval_s}")
         if self.queue_size < 1 or self.output_size < 1:
             raise ConfigError("queue_size and output_size must be >= 1")
 
@@ -105,7 +109,7 @@ class Node:
     def __init__(self, config: "NodeConfig | Mapping[str, Any] | None" = None, *,
                  backend: Backend | None = None) -> None:
         self.config = config if isinstance(config, NodeConfig) else from_dict(NodeConfig, dict(config or {}), "node")
-        self.sources: list[Source] = [build_source(c) for c in self.config.sensors]
+        self._supervised = SupervisedSources(self.config.sensors, self.config.restart_interval_s)
         self._backend = backend
         self._detector: Detector | None = None
         self._callbacks: dict[str, list[Callable[[Detection], None]]] = defaultdict(list)
@@ -118,6 +122,11 @@ class Node:
         self._outputs: BoundedQueue[Embedding | Detection] | None = None
         self._exit = contextlib.ExitStack()
         self.store: Store | None = None
+
+    @property
+    def sources(self) -> list[Source]:
+        """The sources as they are now (a failed source is replaced by a fresh one when it restarts)."""
+        return self._supervised.sources
 
     # --- set-up ---------------------------------------------------------------------------------
     @property
@@ -141,15 +150,17 @@ class Node:
         calibration = None if self.config.calibration is None else \
             Calibration.load(self.config.calibration, self.backend.model_id)
         self._detector = make_detector(self.backend, self.config, calibration)
-        lossless = all(s.lossless() for s in self.sources)
+        lossless = self._supervised.lossless
         self._windows = BoundedQueue(self.config.queue_size, lossless, self._dropped)
         self._outputs = BoundedQueue(self.config.output_size, lossless)
-        if self.config.store is not None:
-            settings = dataclasses.asdict(self.config.store)
-            self.store = self._exit.enter_context(Store(settings.pop("path"), self.backend.dim,
+        with self._exit as opened:  # a store or source that cannot open closes what did
+            if self.config.store is not None:
+                settings = dataclasses.asdict(self.config.store)
+                self.store = opened.enter_context(Store(settings.pop("path"), self.backend.dim,
                                                         self.backend.model_id, **settings))
-        for source in self.sources:
-            self._exit.enter_context(source)
+            self._supervised.open()
+            opened.callback(self._supervised.close)
+            self._exit = opened.pop_all()
         self._threads = [threading.Thread(target=self._guard(self._capture), name="edgebind-node-capture", daemon=True),
                          threading.Thread(target=self._guard(self._infer), name="edgebind-node-infer", daemon=True)]
         for thread in self._threads:
@@ -217,7 +228,7 @@ class Node:
                                                "latency_p99_ms": round(float(np.percentile(lat, 99)), 2)}
         return {"streams": streams, "queue": len(self._windows) if self._windows is not None else 0,
                 "window_drops": self._windows.drops if self._windows is not None else 0,
-                "sources": {s.name: s.status for s in self.sources}}
+                "sources": {s.name: s.status for s in self.sources}, "source_failures": dict(self._supervised.failures)}
 
     def _dropped(self, window: Window) -> None:
         self._stats[(window.source, window.modality)].dropped += 1
@@ -238,7 +249,7 @@ class Node:
     def _capture(self) -> None:
         windowers: dict[tuple[str, str], Any] = {}
         try:
-            for item in merge(self.sources, self._stop):
+            for item in self._supervised.items(self._stop):
                 if isinstance(item, Gap):
                     for (source, _), windower in windowers.items():
                         if source == item.source:
