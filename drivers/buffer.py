@@ -6,58 +6,37 @@ the consumer receives one Gap saying how many were lost before the next chunk. O
 """
 from __future__ import annotations
 
-import threading
 import time
-from collections import deque
 
 from edgebind.drivers.chunks import Chunk, Gap, Item
+from edgebind.queues import BoundedQueue
 
 
-class ChunkBuffer:
-    """At most `capacity` items; `lossless=True` makes `put` wait for room instead of dropping."""
+class ChunkBuffer(BoundedQueue[Item]):
+    """At most `capacity` items; `lossless=True` makes `put` wait for room instead of dropping.
+    `drops` counts dropped chunks; a dropped Gap's reason is passed on with the loss Gap."""
 
     def __init__(self, source: str, capacity: int, lossless: bool = False) -> None:
-        self.source, self.capacity, self.lossless = source, capacity, lossless
-        self.drops = 0
-        self._items: deque[Item] = deque()
+        super().__init__(capacity, lossless, self._lost)
+        self.source = source
         self._lost_chunks = 0  # dropped since the consumer last heard of it
         self._lost_gaps: list[str] = []  # reasons of dropped Gap markers, reported with the drop
-        self._closed = False
         self._error: BaseException | None = None
-        self._cond = threading.Condition()
 
-    def put(self, item: Item) -> bool:
-        """Add `item`; False when the buffer is closed (the producer should stop)."""
-        with self._cond:
-            while self.lossless and len(self._items) >= self.capacity and not self._closed:
-                self._cond.wait()
-            if self._closed:
-                return False
-            if len(self._items) >= self.capacity:
-                self._drop_oldest()
-            self._items.append(item)
-            self._cond.notify_all()
-            return True
-
-    def _drop_oldest(self) -> None:
-        old = self._items.popleft()
+    def _lost(self, old: Item) -> None:
+        """Account for the oldest item, dropped by `put` (under the lock)."""
         if isinstance(old, Chunk):
-            self.drops += 1
             self._lost_chunks += 1
         else:
+            self.drops -= 1  # a Gap marker is no lost data
             self._lost_gaps.append(old.reason)
             self._lost_chunks += old.dropped
 
     def get(self, timeout: float | None = None) -> Item | None:
         """The next item (a Gap first if anything was dropped); None when none came within
         `timeout` or the buffer is closed and empty. Re-raises the producer's error at the end."""
-        deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            while not self._items and not self._closed:
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    return None
-                self._cond.wait(left)
+            self._wait_for_items(timeout)
             if self._lost_chunks or self._lost_gaps:
                 return self._loss_gap()
             if self._items:
@@ -80,15 +59,11 @@ class ChunkBuffer:
     def close(self, error: BaseException | None = None) -> None:
         """No more items will come; `error` (if any) is raised to the consumer after the last item."""
         with self._cond:
-            self._closed, self._error = True, error
-            self._cond.notify_all()
+            self._error = error
+        super().close()
 
     @property
     def exhausted(self) -> bool:
         """Closed, and every item (and the closing error) handed over."""
         with self._cond:
             return self._closed and not self._items and self._error is None and not self._lost_chunks
-
-    def __len__(self) -> int:
-        with self._cond:
-            return len(self._items)

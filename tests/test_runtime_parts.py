@@ -10,7 +10,7 @@ from edgebind.drivers import Chunk
 from edgebind.errors import ConfigError
 from edgebind.runtime.calibration import Calibration, sustained_peaks, thresholds_for
 from edgebind.runtime.detector import Detector, DetectorConfig, EventConfig
-from edgebind.runtime.queue import BoundedQueue
+from edgebind.queues import BoundedQueue
 from edgebind.runtime.windows import BlockWindower, FrameWindower
 
 RATE = 16000

@@ -31,7 +31,7 @@ import numpy as np
 from edgebind.config import parse_duration
 from edgebind.errors import ConfigError, EdgeBindError, InputError, StoreError, require
 from edgebind.runtime.detector import Detection
-from edgebind.runtime.queue import BoundedQueue
+from edgebind.queues import BoundedQueue
 from edgebind.runtime.sinks import detection_record, embedding_record, moment_record, stored_event_record
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from edgebind.errors import ConfigError
 from edgebind.runtime.backend import Backend, backend_config, build_backend
 from edgebind.runtime.calibration import Calibration
 from edgebind.runtime.detector import EXAMPLE_MODALITIES, Detection, Detector, DetectorConfig, EventConfig
-from edgebind.runtime.queue import BoundedQueue
+from edgebind.queues import BoundedQueue
 from edgebind.runtime.store import Moment, Store, StoreConfig
 from edgebind.runtime.supervisor import SupervisedSources
 from edgebind.runtime.windows import BlockWindower, FrameWindower, Window

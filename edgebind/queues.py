@@ -1,4 +1,7 @@
-"""A bounded hand-over between the node's threads: a slow consumer never stalls the producer.
+"""A bounded hand-over between threads: a slow consumer never stalls the producer.
+
+Used between a source's reader thread and its consumer (edgebind.drivers) and between the node's
+threads (edgebind.runtime).
 
 Full, it drops the oldest item and counts it (`drops`); `lossless=True` (offline sources: replay,
 an as-fast-as-possible sim) makes `put` wait for room instead, so nothing is lost.
@@ -43,16 +46,20 @@ class BoundedQueue(Generic[T]):
     def get_many(self, limit: int, timeout: float | None = None) -> list[T]:
         """Up to `limit` items, waiting up to `timeout` s for the first; [] when none came or the
         queue is closed and empty."""
-        deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            while not self._items and not self._closed:
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    return []
-                self._cond.wait(left)
+            self._wait_for_items(timeout)
             items = [self._items.popleft() for _ in range(min(limit, len(self._items)))]
             self._cond.notify_all()
             return items
+
+    def _wait_for_items(self, timeout: float | None) -> None:
+        """Under the lock: wait until an item is there, the queue is closed, or `timeout` passed."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._items and not self._closed:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return
+            self._cond.wait(left)
 
     def close(self) -> None:
         """No more items will be put; waiting getters and putters wake up."""
