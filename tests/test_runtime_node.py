@@ -2,6 +2,7 @@
 ground truth, a slow model drops windows instead of stalling capture, outputs reach callbacks,
 sinks and the command line, and the node never imports the training stack."""
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -39,6 +40,7 @@ def test_the_default_node_detects_the_sim_events(backend):
     detections = [i for i in items if isinstance(i, Detection)]
     assert {e.modality for e in embeddings} == set(SIM) and stats["window_drops"] == 0
     assert stats["streams"]["sim_audio/audio"]["windows"] == 157  # (80 - 2) / 0.5 + 1: every window
+    assert all(s["cpu_percent"] > 0 and s["windows_per_s"] > 0 for s in stats["streams"].values())
     assert all(e.vector.shape == (64,) and set(e.scores) == {ev.name for ev in config.events} for e in embeddings)
     starts = [d for d in detections if d.kind == "start"]
     assert len(starts) == sum(d.kind == "end" for d in detections)  # every event that opened, closed
@@ -208,3 +210,20 @@ def test_a_sensor_that_fails_is_restarted_while_the_others_keep_running(tmp_path
         wait(lambda: count("imu") > imu_then)
     assert "stopped sending" in node.stats()["source_failures"]["imu"][0]
     imu.close()
+
+
+def test_sigterm_stops_the_node_cleanly_and_flushes_everything(tmp_path):
+    out, store = tmp_path / "events.jsonl", tmp_path / "memory.db"
+    node = subprocess.Popen([sys.executable, "-m", "edgebind.cli.main", "run", "--sensors", "sim_audio", "--no-live",
+                             "--out", str(out), "--store", str(store)], stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out.exists() and '"start"' in out.read_text()):  # the first event opened
+        assert time.monotonic() < deadline and node.poll() is None
+        time.sleep(0.2)
+    node.send_signal(signal.SIGTERM)
+    stdout, _ = node.communicate(timeout=30)
+    assert node.returncode == 0 and "sim_audio/audio" in stdout
+    kinds = [json.loads(line)["kind"] for line in out.read_text().splitlines()]
+    assert kinds.count("start") == kinds.count("end") >= 1  # open events were closed and written
+    embedded = int(stdout.split("embedded=")[1].split()[0])
+    assert _stored_rows(store) == embedded  # the store holds every embedding

@@ -96,6 +96,7 @@ class StreamStats:
     windows: int = 0
     embedded: int = 0
     dropped: int = 0
+    cpu_s: float = 0.0  # inference thread CPU time spent on this stream's windows
     latency_ms: list = field(default_factory=list)  # window end -> embedding ready, recent ones
 
 
@@ -122,6 +123,7 @@ class Node:
         self._outputs: BoundedQueue[Embedding | Detection] | None = None
         self._exit = contextlib.ExitStack()
         self.store: Store | None = None
+        self._opened_at = time.monotonic()
 
     @property
     def sources(self) -> list[Source]:
@@ -161,6 +163,7 @@ class Node:
             self._supervised.open()
             opened.callback(self._supervised.close)
             self._exit = opened.pop_all()
+        self._opened_at = time.monotonic()
         self._threads = [threading.Thread(target=self._guard(self._capture), name="edgebind-node-capture", daemon=True),
                          threading.Thread(target=self._guard(self._infer), name="edgebind-node-infer", daemon=True)]
         for thread in self._threads:
@@ -219,16 +222,20 @@ class Node:
         return self.store.query(query_vector(self.backend, terms), k, last_s=last_s, modalities=modalities)
 
     def stats(self) -> dict[str, Any]:
-        """Per stream: windows cut, embedded, dropped, latency p50/p99 (ms); queue depth; sources."""
-        streams = {}
-        for (source, modality), s in sorted(self._stats.items()):
+        """Per stream: windows cut, embedded, dropped, embedded per second, the model's CPU share
+        (% of one core), latency p50/p99 (ms); the window queue's depth and drops; sources."""
+        streams, elapsed = {}, max(time.monotonic() - self._opened_at, 1e-9)
+        for (source, modality), s in sorted(dict(self._stats).items()):
             lat = np.array(s.latency_ms) if s.latency_ms else np.zeros(1)
-            streams[f"{source}/{modality}"] = {"windows": s.windows, "embedded": s.embedded, "dropped": s.dropped,
-                                               "latency_p50_ms": round(float(np.percentile(lat, 50)), 2),
-                                               "latency_p99_ms": round(float(np.percentile(lat, 99)), 2)}
+            streams[f"{source}/{modality}"] = {
+                "windows": s.windows, "embedded": s.embedded, "dropped": s.dropped,
+                "windows_per_s": round(s.embedded / elapsed, 2), "cpu_percent": round(100 * s.cpu_s / elapsed, 2),
+                "latency_p50_ms": round(float(np.percentile(lat, 50)), 2),
+                "latency_p99_ms": round(float(np.percentile(lat, 99)), 2)}
         return {"streams": streams, "queue": len(self._windows) if self._windows is not None else 0,
                 "window_drops": self._windows.drops if self._windows is not None else 0,
-                "sources": {s.name: s.status for s in self.sources}, "source_failures": dict(self._supervised.failures)}
+                "sources": {s.name: s.status for s in self.sources},
+                "source_failures": dict(self._supervised.failures)}
 
     def _dropped(self, window: Window) -> None:
         self._stats[(window.source, window.modality)].dropped += 1
@@ -284,13 +291,16 @@ class Node:
         self._outputs.close()
 
     def _embed(self, modality: str, windows: Sequence[Window]) -> None:
+        cpu = time.thread_time()
         vectors = self.backend.embed(modality, [w.data for w in windows])
+        cpu = (time.thread_time() - cpu) / len(windows)
         scores = self._detector.scores(modality, vectors) if self._detector is not None else None
         done = time.monotonic()
         embedded = []
         for i, window in enumerate(windows):
             stats = self._stats[(window.source, modality)]
             stats.embedded += 1
+            stats.cpu_s += cpu
             if done >= window.t_end:  # a sim at speed 0 runs ahead of the clock: no latency to speak of
                 stats.latency_ms = (stats.latency_ms + [1000 * (done - window.t_end)])[-1000:]
             named = {} if scores is None else {e.name: float(s) for e, s in zip(self._detector.events, scores[i])}
