@@ -138,7 +138,7 @@ def _serve(node, stop: threading.Event, consumers, view) -> None:
 
 
 class _LiveView:
-    """A rich table of streams (windows/s, latency, drops) and the latest events, twice a second."""
+    """A rich table of streams (windows/s, drops, CPU, latency) and the latest events, twice a second."""
 
     def __init__(self, node) -> None:
         from rich.live import Live
@@ -161,11 +161,12 @@ class _LiveView:
         from rich.table import Table
 
         streams = Table(title="edgebind run: streams", expand=False)
-        for column in ("stream", "windows", "embedded", "dropped", "latency p50 ms", "p99 ms"):
-            streams.add_column(column, justify="right" if column != "stream" else "left")
+        streams.add_column("stream", no_wrap=True)
+        for column in ("win/s", "embedded", "dropped", "cpu %", "p50 ms", "p99 ms"):
+            streams.add_column(column, justify="right")
         for name, s in self.node.stats()["streams"].items():
-            streams.add_row(name, str(s["windows"]), str(s["embedded"]), str(s["dropped"]),
-                            f"{s['latency_p50_ms']:.0f}", f"{s['latency_p99_ms']:.0f}")
+            streams.add_row(name, f"{s['windows_per_s']:.1f}", str(s["embedded"]), str(s["dropped"]),
+                            f"{s['cpu_percent']:.1f}", f"{s['latency_p50_ms']:.0f}", f"{s['latency_p99_ms']:.0f}")
         events = Table(title="latest events")
         for column in ("", "event", "stream", "score"):
             events.add_column(column)
