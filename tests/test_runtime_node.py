@@ -227,3 +227,17 @@ def test_sigterm_stops_the_node_cleanly_and_flushes_everything(tmp_path):
     assert kinds.count("start") == kinds.count("end") >= 1  # open events were closed and written
     embedded = int(stdout.split("embedded=")[1].split()[0])
     assert _stored_rows(store) == embedded  # the store holds every embedding
+
+
+def test_events_change_while_the_node_runs(backend):
+    config = node_config(sensors=_sim(None, speed=8, modalities=("audio",)), detect=["nothing we know"])
+    with Node(config, backend=backend) as node:
+        node.set_events(node_config(sensors=[{"type": "sim"}]).events)  # the sim world's classes
+        deadline, started = time.monotonic() + 20, set()
+        while not started and time.monotonic() < deadline:
+            item = node.read(0.1)
+            if isinstance(item, Detection) and item.kind == "start":
+                started.add(item.event)
+        assert started <= {e.name for e in node.config.events} and started
+        with pytest.raises(ConfigError, match=r"events\[0\]: missing required key\(s\) \['name'\]"):
+            node.set_events([{"prompts": ["a dog"]}])

@@ -113,6 +113,8 @@ class Node:
         self._supervised = SupervisedSources(self.config.sensors, self.config.restart_interval_s)
         self._backend = backend
         self._detector: Detector | None = None
+        self._calibration: Calibration | None = None
+        self._next_detector: list[Detector | None] = []  # set_events hands the inference thread a new one
         self._callbacks: dict[str, list[Callable[[Detection], None]]] = defaultdict(list)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -149,9 +151,9 @@ class Node:
     def open(self) -> "Node":
         if self._threads:
             raise ConfigError("this node is already running; create a new Node to run again")
-        calibration = None if self.config.calibration is None else \
+        self._calibration = None if self.config.calibration is None else \
             Calibration.load(self.config.calibration, self.backend.model_id)
-        self._detector = make_detector(self.backend, self.config, calibration)
+        self._detector = make_detector(self.backend, self.config, self._calibration)
         lossless = self._supervised.lossless
         self._windows = BoundedQueue(self.config.queue_size, lossless, self._dropped)
         self._outputs = BoundedQueue(self.config.output_size, lossless)
@@ -192,6 +194,14 @@ class Node:
         if name != "*" and name not in known:
             raise ConfigError(f"no event named {name!r}; the node detects: {', '.join(sorted(known)) or 'nothing'}")
         self._callbacks[name].append(callback)
+
+    def set_events(self, events: Sequence["EventConfig | Mapping[str, Any]"]) -> None:
+        """Detect `events` from now on, without a restart (open events of the old set end). The
+        calibration's thresholds still apply to events it knows by name."""
+        config = dataclasses.replace(self.config, events=list(events))  # checks them as a config would
+        detector = make_detector(self.backend, config, self._calibration)
+        self.config.events = config.events
+        self._next_detector[:] = [detector]
 
     def read(self, timeout: float | None = None) -> "Embedding | Detection | None":
         """The next output; None after `timeout` s without one, or when the node has stopped."""
@@ -275,6 +285,7 @@ class Node:
         batch_size = self.config.backend.batch_size
         while True:
             windows = self._windows.get_many(batch_size * 4, timeout=0.2)
+            self._swap_detector()
             if not windows:
                 if self._windows.closed_and_empty:
                     break
@@ -284,11 +295,21 @@ class Node:
                 by_modality[window.modality].append(window)
             for modality, group in by_modality.items():
                 self._embed(modality, group)
-        if self._detector is not None:  # at the latest time seen: a sim at speed 0 runs ahead of the clock
+        self._end_open_events()
+        self._outputs.close()
+
+    def _end_open_events(self) -> None:
+        """Close every open event, at the latest time seen (a sim at speed 0 runs ahead of the clock)."""
+        if self._detector is not None:
             latest = max((w.t_end for w in self._latest.values()), default=0.0)
             for detection in self._detector.close_all(max(time.monotonic(), latest)):
                 self._emit(detection)
-        self._outputs.close()
+
+    def _swap_detector(self) -> None:
+        """In the inference thread: take up the detector `set_events` made, ending the old one's events."""
+        if self._next_detector:
+            self._end_open_events()
+            self._detector = self._next_detector.pop()
 
     def _embed(self, modality: str, windows: Sequence[Window]) -> None:
         cpu = time.thread_time()
