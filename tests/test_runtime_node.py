@@ -163,11 +163,13 @@ def test_a_killed_node_keeps_what_it_stored_and_a_restarted_one_adds_to_it(tmp_p
 
 
 def _stored_rows(path) -> int:
+    from edgebind.errors import StoreError
     from edgebind.runtime.store import StoreReader
 
-    if not path.exists():
+    try:
+        reader = StoreReader(path)
+    except StoreError:  # not there yet, or the node is still creating its tables
         return 0
-    reader = StoreReader(path)
     try:
         return reader.stats()["rows"]
     finally:
