@@ -61,16 +61,18 @@ def detection(args) -> dict:
     """With --enter-windows/--hop other than the defaults, the thresholds are calibrated anew for
     them, as the shipped calibration was made: 120 s of background-only sim, seed 5."""
     start = time.monotonic()
-    settings = {"detector": {"enter_windows": args.enter_windows}, "windows": {"hop_s": args.hop}}
+    settings = {"detector": {"enter_windows": args.enter_windows},
+                "windows": {"hop_s": args.hop, "audio_s": args.audio_s}}
     calibration = None
-    if (args.enter_windows, args.hop) != (2, 0.5):
+    if (args.enter_windows, args.hop, args.audio_s) != (2, 0.5, None):
         background = [{**s, "events": False, "seed": 5} for s in _sim(0, 120.0)]
         calibration = str(Path(__file__).with_name(".node_sim_calibration.json"))
         calibrate(node_config(sensors=background, **settings), None).save(calibration)
     with Node(node_config(sensors=_sim(0, args.seconds), calibration=calibration, **settings)) as node:
         detections = [i for i in node if isinstance(i, Detection)]
         scenes = len(node.sources[0].schedule.events(args.seconds))
-    return {"sim_seconds": args.seconds, "enter_windows": args.enter_windows, "hop_s": args.hop, "scenes": scenes,
+    return {"sim_seconds": args.seconds, "enter_windows": args.enter_windows, "hop_s": args.hop,
+            "audio_window_s": args.audio_s, "scenes": scenes,
             "wall_s": round(time.monotonic() - start, 1),
             "per_modality": detection_report(detections, scenes)}
 
@@ -143,12 +145,14 @@ def main() -> None:
     parser.add_argument("--speeds", type=float, nargs="+", default=[1, 2, 4, 8, 16, 32])
     parser.add_argument("--enter-windows", type=int, default=2, help="detection: windows to open an event")
     parser.add_argument("--hop", type=float, default=0.5, help="detection: seconds between windows")
+    parser.add_argument("--audio-s", type=float, help="detection: audio window seconds (default: the model's)")
     args = parser.parse_args()
     defaults = {"detection": 1800.0, "realtime": 60.0, "rates": 15.0, "soak": 600.0}
     args.seconds = args.seconds or defaults[args.part]
     data = json.loads(OUT.read_text()) if OUT.exists() else {}
-    defaults_used = (args.enter_windows, args.hop) == (2, 0.5)
-    key = args.part if defaults_used else f"{args.part}_enter{args.enter_windows}_hop{args.hop}"
+    defaults_used = (args.enter_windows, args.hop, args.audio_s) == (2, 0.5, None)
+    key = args.part if defaults_used else \
+        f"{args.part}_enter{args.enter_windows}_hop{args.hop}" + (f"_audio{args.audio_s}" if args.audio_s else "")
     data[key] = {"measured": time.strftime("%Y-%m-%d"), "cpu_count": os.cpu_count(),
                        **globals()[args.part](args)}
     OUT.write_text(json.dumps(data, indent=1) + "\n")

@@ -55,10 +55,11 @@ class WindowConfig:
 
     hop_s: float = 0.5  # audio and IMU: seconds between window starts
     frame_rate_hz: float = 2.0  # depth, thermal, colour: frames embedded per second per stream
+    audio_s: float | None = None  # audio window (None: the model's clip, 2 s); shorter ones are looped to it
 
     def __post_init__(self) -> None:
-        if not (self.hop_s > 0 and self.frame_rate_hz > 0):
-            raise ConfigError("windows.hop_s and windows.frame_rate_hz must be > 0")
+        if not (self.hop_s > 0 and self.frame_rate_hz > 0) or (self.audio_s is not None and not self.audio_s > 0):
+            raise ConfigError("windows.hop_s, windows.frame_rate_hz and windows.audio_s must be > 0")
 
 
 @dataclass(kw_only=True)
@@ -144,7 +145,9 @@ class Node:
 
     def _windower(self, modality: str) -> "BlockWindower | FrameWindower":
         if modality in BLOCK_MODALITIES:
-            return BlockWindower(self.backend.window_s(modality), self.config.windows.hop_s)
+            model_s, audio_s = self.backend.window_s(modality), self.config.windows.audio_s
+            length = audio_s if modality == "audio" and audio_s is not None else model_s
+            return BlockWindower(length, self.config.windows.hop_s, fill_s=model_s)
         return FrameWindower(self.config.windows.frame_rate_hz)
 
     # --- life cycle -----------------------------------------------------------------------------

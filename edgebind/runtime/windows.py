@@ -33,13 +33,21 @@ class Window:
 
 
 class BlockWindower:
-    """Windows of `length_s` every `hop_s` over a stream of (samples, rate) blocks."""
+    """Windows of `length_s` every `hop_s` over a stream of (samples, rate) blocks; with `fill_s`
+    longer than the window, each window is repeated end to end to that length (the model's input),
+    so a short window (a quick onset) is embedded as a loop of itself rather than with silence."""
 
-    def __init__(self, length_s: float, hop_s: float) -> None:
+    def __init__(self, length_s: float, hop_s: float, fill_s: float | None = None) -> None:
         if not (length_s > 0 and hop_s > 0):
             raise ConfigError(f"window length ({length_s} s) and hop ({hop_s} s) must be > 0")
-        self.length_s, self.hop_s = length_s, hop_s
+        self.length_s, self.hop_s, self.fill_s = length_s, hop_s, fill_s
         self.reset()
+
+    def _filled(self, data: np.ndarray) -> np.ndarray:
+        if self.fill_s is None or self.fill_s <= self.length_s:
+            return data
+        size = round(self.fill_s * self._rate)
+        return np.tile(data, (-(-size // len(data)), 1))[:size]
 
     def reset(self) -> None:
         """Forget buffered samples (after a Gap: the next window starts fresh)."""
@@ -65,8 +73,8 @@ class BlockWindower:
             data = self._buf[len(self._buf) - after - self._length: len(self._buf) - after]
             t_end = chunk.host_time - after / self._rate
             windows.append(Window(chunk.source, chunk.modality, t_end - self._length / self._rate, t_end,
-                                  (data, self._rate), _level_db(data) if chunk.modality == "audio" else None,
-                                  chunk.meta))
+                                  (self._filled(data), self._rate),
+                                  _level_db(data) if chunk.modality == "audio" else None, chunk.meta))
             self._next_end += self._hop
         keep = self._total - (self._next_end - self._length)  # what the next window still needs
         self._buf = self._buf[len(self._buf) - min(keep, len(self._buf)):]
