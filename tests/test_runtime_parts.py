@@ -38,6 +38,14 @@ def test_block_windows_are_sample_accurate_across_blocks_and_restart_after_a_gap
     assert after == []
 
 
+def test_a_short_window_is_looped_to_the_models_length():
+    windower = BlockWindower(0.25, 0.25, fill_s=1.0)
+    (window,) = [w for chunk in _blocks(4000, block=4000) for w in windower.push(chunk)]
+    samples, _ = window.data
+    assert samples.shape == (RATE, 1) and window.t_end - window.t_start == pytest.approx(0.25)
+    np.testing.assert_array_equal(samples[:, 0], np.tile(np.arange(4000), 4))
+
+
 def test_audio_windows_carry_their_level_and_frames_are_rate_limited():
     windower = BlockWindower(1.0, 1.0)
     quiet = Chunk("mic", "audio", (np.full((RATE, 1), 0.01, np.float32), RATE), 1.0)
