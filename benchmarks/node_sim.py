@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from edgebind.runtime import Detection, Node
-from edgebind.runtime.calibration import calibrate
+from edgebind.runtime.calibrate import calibrate
 from edgebind.runtime.profile import node_config
 from edgebind.runtime.scoring import detection_report
 

@@ -23,7 +23,7 @@ from edgebind.errors import ConfigError
 def run(args) -> int:
     from tqdm import tqdm
 
-    from edgebind.runtime.calibration import calibrate
+    from edgebind.runtime.calibrate import calibrate
 
     out = output_file(args.out, "--out", ".json")
     if args.duration is None and not all(_finite(c) for c in build_config(args).sensors):

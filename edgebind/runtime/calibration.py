@@ -13,22 +13,14 @@ modality gap lets any same-modality vector outscore every text prompt, swallowin
 """
 from __future__ import annotations
 
-import dataclasses
 import json
-import math
-import time
-from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from edgebind.errors import ConfigError
 from edgebind.fileio import atomic_write
-
-if TYPE_CHECKING:
-    from edgebind.runtime.node import NodeConfig
 
 FORMAT = "edgebind.calibration/1"
 MARGIN = 0.01  # a threshold sits this far above the highest background score it must not reach
@@ -83,41 +75,3 @@ def thresholds_for(sustained: np.ndarray, floor: float, allowed: int) -> float:
     ranked = np.sort(sustained)[::-1]
     level = ranked[allowed] + MARGIN if allowed < len(ranked) else 0.0
     return float(min(max(floor, level), MAX_THRESHOLD))
-
-
-def calibrate(config: "NodeConfig", seconds: float | None, false_alarms_per_hour: float = 1.0,
-              progress: Callable[[int], None] | None = None) -> Calibration:
-    """Listen to the node's sensors for `seconds` (None: until finite sources end) and calibrate
-    its events; `progress(embedded_windows)` is called as it goes."""
-    from edgebind.runtime.node import Embedding, Node, make_detector
-
-    if not false_alarms_per_hour >= 0:
-        raise ConfigError(f"false_alarms_per_hour must be >= 0, got {false_alarms_per_hour}")
-    streams: dict[tuple[str, str], list[Embedding]] = defaultdict(list)
-    with Node(dataclasses.replace(config, events=[], calibration=None)) as node:
-        deadline = None if seconds is None else time.monotonic() + seconds
-        for item in node:
-            streams[(item.source, item.modality)].append(item)
-            if progress is not None:
-                progress(sum(len(v) for v in streams.values()))
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-    if not streams:
-        raise ConfigError("calibration heard nothing: no window was embedded; check the sensors")
-    items = [e for v in streams.values() for e in v]
-    heard = max(e.t_end for e in items) - min(e.t_start for e in items)
-    result = Calibration(node.backend.model_id, seconds=round(heard, 3), false_alarms_per_hour=false_alarms_per_hour,
-                         windows=dict(Counter(e.modality for e in items)))
-    detector = make_detector(node.backend, config)
-    if detector is None:
-        raise ConfigError("nothing to calibrate: the node has no events (give --detect or events in the profile)")
-    allowed = math.floor(false_alarms_per_hour * heard / 3600)
-    for i, event in enumerate(detector.events):
-        runs: dict[str, list[np.ndarray]] = defaultdict(list)
-        for (_, modality), embedded in streams.items():
-            if not event.modalities or modality in event.modalities:
-                scores = detector.scores(modality, np.stack([e.vector for e in embedded]))[:, i]
-                runs[modality].append(sustained_peaks(scores, config.detector.enter_windows))
-        result.thresholds[event.name] = {m: thresholds_for(np.concatenate(r), detector.threshold(i, m), allowed)
-                                         for m, r in runs.items()}
-    return result
