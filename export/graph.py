@@ -113,12 +113,16 @@ def weight_bytes(proto) -> int:
 def save_graph(proto, path: Path, external_threshold: int = EXTERNAL_THRESHOLD) -> GraphFile:
     """Write `proto` to `path`, its weights to `path`.data when they exceed `external_threshold`."""
     import onnx
+    import onnx.numpy_helper
 
     size = weight_bytes(proto)
     external = size > external_threshold
     data = path.with_name(path.name + ".data") if external else None
     if data is not None:
         data.unlink(missing_ok=True)  # save appends to an existing data file
+        for tensor in proto.graph.initializer:  # only raw_data moves out: convert typed fields
+            if not tensor.HasField("raw_data"):
+                tensor.CopyFrom(onnx.numpy_helper.from_array(onnx.numpy_helper.to_array(tensor), tensor.name))
     onnx.save_model(proto, str(path), save_as_external_data=external, all_tensors_to_one_file=True,
                     location=data.name if data else None, size_threshold=0)
     return GraphFile(path, data, size)
