@@ -198,3 +198,13 @@ def test_the_node_picks_onnxruntime_for_an_export_dir_and_embeds_as_torch_does(e
 def test_onnxruntime_config_checks_the_model_is_an_export_dir(tmp_path):
     with pytest.raises(ConfigError, match="not an export directory.*edgebind export"):
         build_backend({"type": "onnxruntime", "model": str(tmp_path)})
+
+
+def test_a_missing_onnxruntime_names_the_export_extra(exported, monkeypatch):
+    import sys
+
+    from edgebind.errors import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # what `import onnxruntime` meets when absent
+    with pytest.raises(MissingDependencyError, match=r"pip install 'edgebind\[export\]'"):
+        build_backend({"model": str(exported)})
