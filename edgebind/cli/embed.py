@@ -14,6 +14,7 @@ examples:
   edgebind embed --modality depth frames/*.png --camera realsense_d435 --out depth.npy
   edgebind embed --modality thermal lepton/*.npy --units celsius --skip-bad --out thermal.npy
   edgebind embed --model models/imagebind_huge --modality imu walk.csv
+  edgebind embed --model exports/tiny --modality audio a.wav   (an `edgebind export` directory)
 """
 from __future__ import annotations
 
@@ -54,19 +55,30 @@ def _transform_all(transform, modality: Modality, items: list, skip_bad: bool):
     return tensors, kept, skipped
 
 
+def _open_model(args, modality: Modality):
+    """The checkpoint or config --model names, or an export directory's onnxruntime encoders."""
+    from edgebind.export.runtime import ExportedModel, is_export_dir
+    from edgebind.models import create_model
+
+    if is_export_dir(args.model):
+        if args.anchor_weights:
+            raise ConfigError(f"{args.model} is an export directory: its graphs hold their weights; "
+                              "leave out --anchor-weights")
+        return ExportedModel(args.model, [modality])
+    return create_model(args.model, modalities=[modality], anchor_weights=args.anchor_weights)
+
+
 def run(args) -> int:
     import numpy as np
     import torch
-
-    from edgebind.models import create_model
 
     modality = Modality.parse(args.modality)
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
     options = _options(args, modality)
     out = output_file(args.out, "--out", ".npy") if args.out else None
-    model = create_model(args.model, modalities=[modality], anchor_weights=args.anchor_weights)
-    if modality in model.random_weights and not args.allow_random_weights:
+    model = _open_model(args, modality)
+    if modality in getattr(model, "random_weights", ()) and not args.allow_random_weights:
         raise ConfigError(f"{args.model}'s {modality.value} encoder has random, untrained weights (a config, "
                           "not a checkpoint); use edgebind-tiny-synthetic, a trained checkpoint directory, or "
                           "pass --allow-random-weights to embed with it anyway")
@@ -81,7 +93,8 @@ def run(args) -> int:
     if not kept:
         raise InputError(f"none of the {len(items)} {modality.value} inputs could be read")
     x = torch.cat(tensors) if modality is Modality.TEXT else torch.stack(tensors)
-    vectors = model.embed_tensors(modality, x, args.batch_size).cpu().numpy().astype(np.float32)
+    vectors = model.embed_tensors(modality, x, args.batch_size)
+    vectors = np.asarray(vectors.cpu() if isinstance(vectors, torch.Tensor) else vectors, dtype=np.float32)
     if out is None:
         np.set_printoptions(precision=4, suppress=True, linewidth=120)
         for index, vector in zip(kept, vectors):
@@ -100,7 +113,7 @@ def run(args) -> int:
 def add_parser(sub) -> None:
     parser = add_command(sub, "embed", __doc__, run)
     parser.add_argument("--model", default="edgebind-tiny-synthetic",
-                        help="registered model name or checkpoint directory (default: %(default)s)")
+                        help="registered model name, checkpoint directory or export directory (default: %(default)s)")
     parser.add_argument("--modality", required=True, choices=[m.value for m in Modality] + ["image"])
     parser.add_argument("inputs", nargs="+", help="files, or strings for --modality text")
     parser.add_argument("--out", help="write the embeddings to this .npy file (and the row index to OUT.json)")

@@ -106,7 +106,8 @@ class ImuStem(nn.Module):
     def __init__(self, cfg: StemConfig, width: int, input_size: Sequence[int]):
         super().__init__()
         (length,) = input_size
-        self.kernel = cfg.kernel[0]
+        self.kernel, self.channels = cfg.kernel[0], cfg.in_chans
+        self.windows = length // self.kernel
         self.pos_embed = nn.Parameter(torch.empty(1, 1 + length // self.kernel, width))
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         self.cls_token = _cls_token(width)
@@ -116,8 +117,10 @@ class ImuStem(nn.Module):
 
     def forward(self, x: torch.Tensor) -> Tokens:
         stem = getattr(self, self.stem_name)
-        windows = x.unfold(-1, self.kernel, self.kernel)  # [B, C, N, k]
-        windows = windows.permute(0, 2, 1, 3).flatten(2)  # [B, N, C*k], channel-major
+        # [B, C, N, k] -> [B, N, C*k], channel-major; reshapes with fixed sizes (unfold with step =
+        # size would do, but does not export with a dynamic batch)
+        windows = x[..., : self.windows * self.kernel].reshape(-1, self.channels, self.windows, self.kernel)
+        windows = windows.permute(0, 2, 1, 3).reshape(-1, self.windows, self.channels * self.kernel)
         x = stem.norm_layer(stem.proj(windows))
         x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
         return Tokens(x + self.pos_embed)
@@ -142,8 +145,18 @@ class TextStem(nn.Module):
     def forward(self, tokens: torch.Tensor) -> Tokens:
         x = self.token_embedding(tokens) + self.pos_embed[:, : tokens.shape[1]]
         length = tokens.shape[1]
-        # EOT has the largest id in CLIP's vocabulary, so argmax finds it.
-        return Tokens(x, self.mask[:length, :length], tokens.argmax(dim=-1))
+        return Tokens(x, self.mask[:length, :length], eot_index(tokens))
+
+
+def eot_index(tokens: torch.Tensor) -> torch.Tensor:
+    """Each row's end-of-text position: the first occurrence of its largest id (EOT has the largest
+    id in CLIP's vocabulary), as `argmax` finds it but with a mask and a sum, since ONNX runtimes have
+    no int64 ArgMax (onnxruntime#10068) and the text tower must export."""
+    ids = tokens.int()
+    is_max = ids == ids.amax(dim=-1, keepdim=True)
+    first = is_max & (is_max.int().cumsum(dim=-1) == 1)
+    positions = torch.arange(ids.shape[-1], device=ids.device, dtype=torch.int32)
+    return (first.int() * positions).sum(dim=-1)
 
 
 class Passthrough(nn.Module):

@@ -8,6 +8,7 @@ backend applies the model's own transforms, so preprocessing is the training one
 from __future__ import annotations
 
 import abc
+import importlib
 from dataclasses import dataclass
 from typing import Any, ClassVar, Sequence
 
@@ -34,18 +35,38 @@ class BackendConfig:
             raise ConfigError(f"backend batch_size must be >= 1, got {self.batch_size}")
 
 
+# Backends living outside this package, imported on their first lookup (optional dependencies).
+PLUGIN_BACKENDS = {"onnxruntime": "edgebind.export.backends"}
+
+
+def backend_class(name: str) -> type["Backend"]:
+    """The backend class registered as `name`, importing its module first where it is a plugin."""
+    if name not in BACKENDS and name in PLUGIN_BACKENDS:
+        importlib.import_module(PLUGIN_BACKENDS[name])
+    return BACKENDS.get(name)
+
+
+def default_type(model: Any) -> str:
+    """The backend a model spec implies: onnxruntime for an export directory, else torch."""
+    from edgebind.export.runtime import is_export_dir
+
+    return "onnxruntime" if isinstance(model, str) and is_export_dir(model) else "torch"
+
+
 def backend_config(data: "dict[str, Any] | BackendConfig", where: str = "backend") -> BackendConfig:
-    """A typed backend config from a dict whose `type` picks the backend (default torch)."""
+    """A typed backend config from a dict whose `type` picks the backend (default: onnxruntime for
+    an export directory, torch for anything else)."""
     if isinstance(data, BackendConfig):
         return data
-    data = {"type": "torch", **(data or {})}
-    return from_dict(BACKENDS.get(data["type"]).config_cls, data, where)
+    data = dict(data or {})
+    data = {"type": default_type(data.get("model", DEFAULT_MODEL)), **data}
+    return from_dict(backend_class(data["type"]).config_cls, data, where)
 
 
 def build_backend(config: "dict[str, Any] | BackendConfig", modalities: Sequence[str] | None = None) -> "Backend":
     """The backend the config's `type` names, holding encoders for `modalities` (None: all)."""
     config = backend_config(config)
-    return BACKENDS.get(config.type)(config, modalities)
+    return backend_class(config.type)(config, modalities)
 
 
 class Backend(abc.ABC):

@@ -1,0 +1,179 @@
+"""`export_model`: a checkpoint -> a verified export directory, or an error and nothing written.
+
+Every encoder is exported into a staging folder beside `out`, checked statically, gated on parity
+against PyTorch and timed; only when every gate passes is the folder (graphs + manifest.json) moved
+into place. The manifest carries each encoder's transform config, so preprocessing travels along.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+import edgebind
+from edgebind.config import to_dict
+from edgebind.errors import ConfigError, require
+from edgebind.export.checks import check_graph
+from edgebind.export.graph import EXTERNAL_THRESHOLD, ExportError, export_encoder
+from edgebind.export.parity import HELDOUT_SEED, Gates, held_out, measure
+from edgebind.export.runtime import FORMAT_VERSION, MANIFEST_FILE, OnnxEncoder
+from edgebind.modality import Modality
+
+TORCHSCRIPT_OPSET, DYNAMO_OPSET = 17, 18  # the dynamo exporter cannot go below 18
+
+
+@dataclass
+class ExportOptions:
+    """How to export: exporter and opset, the gates and their held-out data, the external-data size."""
+
+    dynamo: bool = False
+    opset: Optional[int] = None  # None: 17 (TorchScript exporter) or 18 (dynamo)
+    gates: Gates = field(default_factory=Gates)
+    samples: int = 32  # held-out synthetic samples per encoder
+    classes: int = 8  # classes of the held-out world (edgebind reproduce trains on 8)
+    external_threshold: int = EXTERNAL_THRESHOLD
+    allow_random_weights: bool = False
+    latency_runs: int = 20
+
+    @property
+    def exporter(self) -> str:
+        return "dynamo" if self.dynamo else "torchscript"
+
+    def target_opset(self) -> int:
+        opset = self.opset or (DYNAMO_OPSET if self.dynamo else TORCHSCRIPT_OPSET)
+        if opset < 17:
+            raise ConfigError(f"--opset {opset}: exports need opset >= 17 (one LayerNormalization op per LayerNorm)")
+        if self.dynamo and opset < DYNAMO_OPSET:
+            raise ConfigError(f"--opset {opset}: the dynamo exporter writes opset {DYNAMO_OPSET} or later (it cannot "
+                              f"convert its graphs down); use --opset {DYNAMO_OPSET} or --no-dynamo")
+        return opset
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _source_checkpoint(spec) -> Optional[Path]:
+    """The weights file behind a model spec, or None for a config (random weights)."""
+    from edgebind.models.registry import WEIGHTS_FILE, resolve_model
+
+    path = resolve_model(spec)
+    return path / WEIGHTS_FILE if path.is_dir() else None
+
+
+def _layer_norms(model, modality: Modality) -> int:
+    return sum(isinstance(m, nn.LayerNorm) for part in model.parts(modality) for m in part.modules())
+
+
+def _latency_ms(encoder: OnnxEncoder, x: torch.Tensor, runs: int) -> dict:
+    one = x[:1].numpy()
+    encoder(one)  # warm-up
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        encoder(one)
+        times.append((time.perf_counter() - start) * 1e3)
+    return {"batch": 1, "p50": float(np.percentile(times, 50)), "p99": float(np.percentile(times, 99)),
+            "runs": runs, "provider": encoder.session.get_providers()[0]}
+
+
+def _input_spec(x: torch.Tensor, name: str) -> dict:
+    return {"name": name, "shape": ["batch", *x.shape[1:]], "dtype": str(x.dtype).removeprefix("torch.")}
+
+
+def export_model(model_spec: "str | Path", out: "str | Path", modalities: Optional[Iterable[str]] = None,
+                 options: ExportOptions = ExportOptions()) -> Path:
+    """Export `model_spec`'s encoders (all, or `modalities`) to `out`; returns `out`. A failing check
+    or gate raises ExportError naming the encoder and the figures, and leaves `out` untouched."""
+    require("onnx", "export", "edgebind export")
+    require("onnxruntime", "export", "edgebind export (parity gates)")
+    out = Path(out).expanduser()
+    if out.exists() and not (out / MANIFEST_FILE).is_file() and any(out.iterdir()):
+        raise ConfigError(f"--out {out} exists and is not an export directory; choose a new or empty folder")
+    opset = options.target_opset()
+    wanted = [Modality.parse(m) for m in modalities] if modalities else None
+    # The text tower is built even when not exported: the zero-shot gate classifies with it.
+    model = edgebind.create_model(model_spec, wanted and [*wanted, Modality.TEXT])
+    exported = [m for m in model.modalities if wanted is None or m in wanted]
+    random = sorted(m.value for m in model.random_weights if m in exported)
+    if random and not options.allow_random_weights:
+        raise ConfigError(f"{model_spec}'s {', '.join(random)} encoder(s) have random, untrained weights (a config, "
+                          "not a checkpoint); export a trained checkpoint, or pass --allow-random-weights")
+    checkpoint = _source_checkpoint(model_spec)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.export-"))
+    try:
+        with tempfile.TemporaryDirectory(prefix="edgebind-heldout-") as heldout:
+            manifest = _export_into(model, exported, staging, Path(heldout), opset, options)
+        manifest.update(model_id=str(model_spec), checkpoint_sha256=_sha256(checkpoint) if checkpoint else None,
+                        random_weights=random)
+        (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1) + "\n")
+        _move_into_place(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out
+
+
+def _export_into(model, modalities: list[Modality], folder: Path, heldout: Path, opset: int,
+                 options: ExportOptions) -> dict:
+    data = held_out(model, modalities, options.samples, options.classes, heldout)
+    encoders = {}
+    for modality in modalities:
+        x = data.inputs[modality.value]
+        graph = export_encoder(model, modality, x[:2], folder / f"{modality.value}.onnx", opset=opset,
+                               dynamo=options.dynamo, external_threshold=options.external_threshold)
+        problems = check_graph(graph.path, layer_norms=_layer_norms(model, modality),
+                               external_threshold=options.external_threshold)
+        if problems:
+            raise ExportError(f"{modality.value} encoder ({options.exporter} exporter): the graph fails its static "
+                              "checks:\n  " + "\n  ".join(problems))
+        encoders[modality.value] = (graph, OnnxEncoder(graph.path), x)
+    text = encoders.get("text")
+    torch_text = (lambda t: model.embed_tensors("text", t).numpy()) if Modality.TEXT in model.modalities else None
+    entries, failures = {}, []
+    for name, (graph, encoder, x) in encoders.items():
+        parity = measure(name, data, lambda t, m=name: model.embed_tensors(m, t).numpy(), encoder,
+                         torch_text, text[1] if text else None)
+        failures += parity.failures(options.gates)
+        scale = model.logit_scale(name)
+        entries[name] = {
+            "file": graph.path.relative_to(folder).as_posix(),
+            "external_data": graph.data.relative_to(folder).as_posix() if graph.data else None,
+            "sha256": _sha256(graph.path),
+            "input": _input_spec(x, encoder.input_name), "output": {"dim": model.embed_dim, "unit_norm": True},
+            "precision": "fp32", "opset": opset, "exporter": options.exporter,
+            "transform": to_dict(model.config.transform(name)),
+            "logit_scale": float(scale.scale.detach()) if scale is not None else None,
+            "parity": parity.to_dict(), "latency_ms": _latency_ms(encoder, x, options.latency_runs),
+        }
+    if failures:
+        raise ExportError("parity gates failed, nothing was written:\n  " + "\n  ".join(failures))
+    return {"format_version": FORMAT_VERSION, "config_name": model.config.name, "embed_dim": model.embed_dim,
+            "edgebind_version": edgebind.__version__, "torch_version": torch.__version__,
+            "gates": {**dataclasses.asdict(options.gates), "heldout_seed": HELDOUT_SEED,
+                      "heldout_classes": options.classes}, "encoders": entries}
+
+
+def _move_into_place(staging: Path, out: Path) -> None:
+    """Rename the finished staging folder to `out`, replacing a previous export there."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.replaced-{time.time_ns()}")
+        out.rename(old)
+    staging.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
