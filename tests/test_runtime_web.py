@@ -4,31 +4,35 @@ in real time: the four sim sensors plus an IMU on a pseudo-terminal, a store, th
 returns moments, an event defined on the page fires, an unplugged IMU shows on its tile, and the page's
 buffers stay bounded. Screenshots go to the test's tmp dir (EDGEBIND_WEB_SCREENSHOT=PATH also copies the
 last one there, e.g. docs/web-view.png). Only 127.0.0.1 is ever connected to."""
+import http.client
+import io
 import json
 import math
 import os
 import shutil
 import threading
-import time
 import urllib.error
 import urllib.request
-from pathlib import Path
+import wave
 
+import numpy as np
 import pytest
+import soundfile
+from PIL import Image
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
-playwright = pytest.importorskip("playwright.sync_api", reason="the web view's tests need playwright (dev extra)")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-if not os.path.exists(CHROMIUM):
-    pytest.skip("the web view's tests need Debian's chromium (apt-get install chromium)", allow_module_level=True)
 
+from edgebind.errors import InputError  # noqa: E402
 from edgebind.runtime import Node  # noqa: E402
 from edgebind.runtime.api import ApiServer  # noqa: E402
 from edgebind.runtime.backend import TorchBackend, TorchConfig  # noqa: E402
 from edgebind.runtime.profile import SIM_CALIBRATION, node_config, sim_events  # noqa: E402
+from edgebind.runtime.web import false_colour, render_media, snapshot_media, spectrum  # noqa: E402
 from edgebind.synthetic import prompt_ensemble  # noqa: E402
 from serial_pty import FakeSerialDevice  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 TOKEN = "a-web-view-token-of-32-chars-xxx"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -83,8 +87,12 @@ def node_api(tmp_path_factory):
 def page(node_api, tmp_path_factory):
     """The web view open in headless Chromium (the token handed over in the URL's fragment); fails the
     module's last test on any script error."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("the web view's browser tests need Debian's chromium (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the web view's browser tests need playwright "
+                                                                 "(the dev extra)")
     node, api, _ = node_api
-    with playwright.sync_playwright() as p:
+    with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1500, "height": 1100})
         page.errors = []
@@ -100,6 +108,24 @@ def shot(page, name):
     path = page.shots / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def post_file(url, data, token=TOKEN, length=None):
+    """(status, JSON answer) of POST /query/file?... with `data` as the body (or only a declared `length`)."""
+    host, port = url.split("//")[1].split("/")[0].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    conn.putrequest("POST", "/" + url.split("/", 3)[3])
+    conn.putheader("Content-Length", str(len(data) if length is None else length))
+    conn.putheader("Content-Type", "application/octet-stream")
+    if token:
+        conn.putheader("Authorization", f"Bearer {token}")
+    conn.endheaders()
+    if length is None:
+        conn.send(data)
+    response = conn.getresponse()
+    answer = response.status, json.loads(response.read())
+    conn.close()
+    return answer
 
 
 def get(url, token=None):
@@ -166,7 +192,7 @@ def test_events_reach_the_timeline_with_their_scores_and_open_their_snapshots(pa
     assert page.evaluate("() => [...document.querySelectorAll('#snapshot-body img')].every(i => i.naturalWidth > 0)")
     shot(page, "snapshot")
     page.locator("#snapshot form button").click()
-    assert page.evaluate("() => snapshotUrls.length") == 0  # the dialog's blobs are released
+    page.wait_for_function("() => !snapshotUrls.length && !document.querySelector('#snapshot-body').children.length")  # the dialog's blobs are released
 
 
 def test_a_query_returns_moments(page):
@@ -224,3 +250,69 @@ def test_the_page_buffers_stay_bounded(page):
     }""")
     assert sizes == {"events": 100, "rows": 100, "seconds": 121, "imu": 400}
     assert page.errors == []
+
+
+def test_an_uploaded_file_queries_the_store_and_odd_uploads_are_refused(node_api, tmp_path):
+    node, api, _ = node_api
+    samples, rate = node.latest_windows()["sim_audio/audio"].data
+    clip = io.BytesIO()
+    soundfile.write(clip, samples, int(rate), format="WAV")
+    status, answer = post_file(f"{api.url}/query/file?modality=audio&filename=clip.wav&k=3", clip.getvalue())
+    assert status == 200 and len(answer["moments"]) == 3 and answer["moments"][0]["modality"] == "audio"
+    assert answer["moments"][0]["score"] > 0.9  # the clip itself is stored
+    assert post_file(f"{api.url}/query/file?modality=audio&filename=clip.wav", b"x", token=None)[0] == 401
+    status, answer = post_file(f"{api.url}/query/file?modality=audio&filename=clip.exe", b"x")
+    assert status == 400 and "a audio file must be one of .wav, .flac, .ogg" in answer["error"]
+    status, answer = post_file(f"{api.url}/query/file?modality=audio&filename=noise.wav", b"RIFF not a wav")
+    assert status == 400 and "cannot decode 'noise.wav'" in answer["error"] and "edgebind-upload" not in answer["error"]
+    status, answer = post_file(f"{api.url}/query/file?modality=audio&filename=big.wav", b"", length=api.max_upload + 1)
+    assert status == 413 and answer["error"] == f"request body over {api.max_upload} bytes"
+    status, answer = post_file(f"{api.url}/query/file?modality=smell&filename=a.wav", b"x")
+    assert status == 422
+
+
+def test_a_file_chosen_on_the_page_returns_moments(node_api, page, tmp_path):
+    node, _, _ = node_api
+    samples, rate = node.latest_windows()["sim_audio/audio"].data
+    soundfile.write(tmp_path / "heard.wav", samples, int(rate))
+    page.set_input_files("#query-file", str(tmp_path / "heard.wav"))
+    page.wait_for_function("() => document.querySelector('#query-status').textContent.includes('heard.wav')",
+                           timeout=WAIT_MS)
+    assert "moments like heard.wav (audio)" in page.locator("#query-status").inner_text()
+    assert page.locator("#moments li.moment").first.get_attribute("data-modality") == "audio"
+
+
+def test_spectrum_level_and_false_colour():
+    rate, t = 16000, np.arange(8000) / 16000
+    level, bins = spectrum(0.5 * np.sin(2 * np.pi * 1000 * t), rate)
+    assert level == pytest.approx(-9.0, abs=0.1)  # a sine of amplitude 0.5: RMS 0.354
+    assert len(bins) == 48 and abs((np.argmax(bins) + 0.5) * 8000 / 48 - 1000) <= 8000 / 96
+    assert -30 < max(bins) < -10 and bins[20] == -100  # a 0.5 tone's band; far from it, the floor
+    depth = np.full((480, 640), 1000, np.uint16)
+    depth[:240] = 3000
+    depth[0, 0] = 0  # no reading: drawn black, left out of the range
+    png, low, high = false_colour(depth)
+    image = np.asarray(Image.open(io.BytesIO(png)))
+    assert (low, high) == (1000, 3000) and image.shape == (69, 92, 3)  # every 7th pixel: at most 96
+    assert image[0, 0].tolist() == [0, 0, 0] and image[-1, -1].tolist() == [0, 0, 4] and image[1, 1].tolist() == [252, 255, 164]
+    with pytest.raises(InputError, match="an image needs 2 dimensions"):
+        false_colour(np.zeros(5))
+
+
+def test_snapshots_become_wav_png_and_traces():
+    clip = np.sin(np.arange(32000) / 5).astype(np.float32) * 0.5
+    arrays = {"mic/audio.data.0": clip, "mic/audio.data.1": np.array(16000.0), "mic/audio.t_end": np.array(1.0),
+              "cam/depth.data.depth": np.ones((48, 64), np.uint16), "imu0/imu.data.0": np.zeros((400, 6), np.float32),
+              "imu0/imu.data.1": np.array(200.0)}
+    assert [(m["stream"], m["kind"]) for m in snapshot_media(arrays)] == \
+        [("cam/depth", "png"), ("imu0/imu", "traces"), ("mic/audio", "wav")]
+    content, kind, _ = render_media(arrays, "mic/audio.data.0")
+    with wave.open(io.BytesIO(content)) as wav:
+        assert (kind, wav.getframerate(), wav.getsampwidth(), wav.getnframes()) == ("audio/wav", 16000, 2, 32000)
+        assert np.allclose(np.frombuffer(wav.readframes(32000), "<i2") / 32767, clip, atol=1e-4)
+    content, kind, headers = render_media(arrays, "imu0/imu.data.0")
+    assert kind == "application/json" and len(content["traces"]) == 6 and content["rate_hz"] == 200
+    content, kind, headers = render_media(arrays, "cam/depth.data.depth")
+    assert kind == "image/png" and headers == {"X-Low": "1", "X-High": "1"}
+    with pytest.raises(InputError, match="the snapshot has no audio, frame or IMU array named 'mic/audio.t_end'"):
+        render_media(arrays, "mic/audio.t_end")

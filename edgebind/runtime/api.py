@@ -42,6 +42,9 @@ DEFAULT_PORT = 8765
 MIN_TOKEN_CHARS = 16
 MAX_JSON_VALUES = 1_000_000  # numbers in one snapshot served as JSON; larger ones: ?format=npz
 EMBEDDINGS = ("none", "meta", "vectors")  # what a WebSocket client asks of the embeddings
+# The files a query may upload, by modality (what the model's loaders read).
+UPLOADS = {"audio": (".wav", ".flac", ".ogg"), "vision": (".png", ".jpg", ".jpeg"), "depth": (".png", ".npy"),
+           "thermal": (".npy", ".tif", ".tiff", ".png", ".jpg", ".jpeg"), "imu": (".csv", ".npy")}
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -135,12 +138,13 @@ class ApiServer:
 
     def __init__(self, node: Any, host: str = "127.0.0.1", port: int = DEFAULT_PORT, token: "str | None" = None,
                  *, client_queue: int = 256, max_clients: int = 16, max_body: int = 64 * 1024,
-                 recent_events: int = 1000) -> None:
+                 max_upload: int = 8 << 20, recent_events: int = 1000) -> None:
         check_access(host, token)
-        if min(client_queue, max_clients, max_body, recent_events) < 1:
-            raise ConfigError("ApiServer client_queue, max_clients, max_body and recent_events must be >= 1")
+        if min(client_queue, max_clients, max_body, max_upload, recent_events) < 1:
+            raise ConfigError("ApiServer client_queue, max_clients, max_body, max_upload and recent_events must be >= 1")
         self.node, self.host, self.port, self.token = node, host, int(port), token
         self.client_queue, self.max_clients, self.max_body = client_queue, max_clients, max_body
+        self.max_upload = max_upload
         self._recent: deque[dict] = deque(maxlen=recent_events)  # detections, for /events without a store
         self._clients: set[_Client] = set()
         self._lock = threading.Lock()
@@ -308,6 +312,31 @@ class ApiServer:
         moments = self.node.query(*terms, k=k, last_s=last_s, modalities=modalities)
         return {"moments": [moment_record(i + 1, m) for i, m in enumerate(moments)]}
 
+    def query_file(self, data: bytes, modality: str, filename: str, k: int, last: "str | None",
+                   modalities: "list[str] | None") -> dict:
+        """`query` by an uploaded file of `modality` (its type from `filename`'s suffix), embedded from a
+        private temporary copy that is deleted at once."""
+        import tempfile
+        from pathlib import PurePath
+
+        if self.node.store is None:
+            raise _NoStore()
+        suffix = PurePath(filename).suffix.lower()
+        if suffix not in UPLOADS[modality]:
+            raise InputError(f"a {modality} file must be one of {', '.join(UPLOADS[modality])}, got {filename!r}")
+        if not data:
+            raise InputError(f"the uploaded file {filename!r} is empty")
+        last_s = None if last is None else parse_duration(last, "last")
+        with tempfile.TemporaryDirectory(prefix="edgebind-upload-") as folder:
+            path = os.path.join(folder, f"upload{suffix}")
+            with open(path, "wb") as file:
+                file.write(data)
+            try:
+                moments = self.node.query(f"{modality}:{path}", k=k, last_s=last_s, modalities=modalities)
+            except InputError as exc:  # the loader's message, naming the upload instead of the copy
+                raise InputError(str(exc).replace(path, repr(filename))) from None
+        return {"moments": [moment_record(i + 1, m) for i, m in enumerate(moments)]}
+
     def snapshot(self, ref: int) -> dict[str, np.ndarray]:
         if self.node.store is None:
             raise _NoStore()
@@ -421,7 +450,8 @@ def build_app(server: ApiServer) -> Any:
         if exc.status_code == 404 and exc.detail == "Not Found":
             message = f"no endpoint {request.method} {request.url.path}; the endpoints are listed at /openapi.json"
         elif exc.status_code == 413:
-            message = f"request body over {server.max_body} bytes"
+            limit = server.max_upload if request.url.path == "/query/file" else server.max_body
+            message = f"request body over {limit} bytes"
         response = error(exc.status_code, message)
         response.headers.update(exc.headers or {})
         return response
@@ -470,6 +500,20 @@ def build_app(server: ApiServer) -> Any:
     @app.post("/query", summary="Stored moments most like the texts (needs a store: else 409)")
     async def query(request: QueryRequest) -> dict:
         return await call(server.query, request.terms, request.k, request.last, request.modalities)
+
+    @app.post("/query/file", summary="Stored moments most like an uploaded file (the request body: audio, image, "
+                                      "depth, thermal or IMU, named by ?filename=; at most max_upload bytes)",
+              max_body_size=server.max_upload,
+              openapi_extra={"requestBody": {"required": True,
+                                             "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                                                  "format": "binary"}}}}})
+    async def query_file(request: fastapi.Request, modality: Literal[tuple(UPLOADS)],  # type: ignore[valid-type]
+                         filename: Annotated[str, fastapi.Query(min_length=1, max_length=200)],
+                         k: Annotated[int, fastapi.Query(ge=1, le=min(1000, MAX_K))] = 5,
+                         last: Annotated[Optional[str], fastapi.Query(max_length=32)] = None,
+                         modalities: Annotated[Optional[list[str]], fastapi.Query(max_length=16)] = None) -> dict:
+        data = await request.body()
+        return await call(server.query_file, data, modality, filename, k, last, modalities)
 
     @app.get("/config/events", summary="The events the node detects, with their thresholds per modality")
     async def get_events() -> dict:
@@ -528,17 +572,18 @@ def build_app(server: ApiServer) -> Any:
         finally:
             server._remove_client(client)
 
-    return _Guard(app, server.token, server.max_body)
+    return _Guard(app, server.token, server.max_body, {"/query/file": server.max_upload})
 
 
 class _Guard:
     """ASGI, before anything else: every request but /health and the web view's static files (which hold
     no data: the page asks for the token) must carry the token (`Authorization:
     Bearer`, or `?token=` on a WebSocket), else 401 (a WebSocket: closed with 1008 before it opens);
-    a declared body over `max_body` bytes is refused with 413 unread (FastAPI caps streamed ones)."""
+    a declared body over `max_body` bytes (or the path's own limit in `limits`) is refused with 413
+    unread (FastAPI caps streamed ones)."""
 
-    def __init__(self, app: Any, token: "str | None", max_body: int) -> None:
-        self.app, self.token, self.max_body = app, token, max_body
+    def __init__(self, app: Any, token: "str | None", max_body: int, limits: "Mapping[str, int] | None" = None) -> None:
+        self.app, self.token, self.max_body, self.limits = app, token, max_body, dict(limits or {})
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -556,9 +601,9 @@ class _Guard:
                                        "reason": "missing or wrong token: add ?token=TOKEN"})
                 return await _json(send, 401, "missing or wrong token: send the header 'Authorization: Bearer TOKEN'",
                                    [(b"www-authenticate", b"Bearer")])
-        length = headers.get("content-length", "0")
-        if scope["type"] == "http" and not (length.isdigit() and int(length) <= self.max_body):
-            return await _json(send, 413, f"request body over {self.max_body} bytes")
+        length, limit = headers.get("content-length", "0"), self.limits.get(path, self.max_body)
+        if scope["type"] == "http" and not (length.isdigit() and int(length) <= limit):
+            return await _json(send, 413, f"request body over {limit} bytes")
         return await self.app(scope, receive, send)
 
 

@@ -46,15 +46,16 @@ def asset(name: str) -> bytes:
 
 # --- tiles --------------------------------------------------------------------------------------------
 def spectrum(samples: np.ndarray, rate: float, bins: int = SPECTRUM_BINS) -> tuple[float, list[int]]:
-    """(level in dBFS, `bins` magnitudes in dB, 0 Hz to Nyquist, floored at FLOOR_DB) of an audio segment."""
+    """(level in dBFS, magnitudes in dB of `bins` equal bands from 0 Hz to Nyquist, floored at FLOOR_DB)
+    of an audio segment (Welch: Hann-windowed frames of up to 512 samples, half overlapping)."""
     samples = np.asarray(samples, np.float64).reshape(-1)
     level = 20 * math.log10(max(float(np.sqrt(np.mean(samples ** 2))) if samples.size else 0.0, 1e-10))
     n = min(512, max(2 * bins, 1 << int(math.log2(max(samples.size, 2)))))
     frames = [samples[i:i + n] for i in range(0, max(samples.size - n, 0) + 1, n // 2)]
     frames = [np.pad(f, (0, n - f.size)) for f in frames] or [np.zeros(n)]
     power = np.mean([np.abs(np.fft.rfft(f * np.hanning(n))) ** 2 for f in frames], axis=0)[1:]
-    power = power.reshape(bins, -1).mean(axis=1) if power.size % bins == 0 else \
-        np.interp(np.linspace(0, power.size - 1, bins), np.arange(power.size), power)
+    band = np.minimum(np.arange(1, power.size + 1) * bins // power.size, bins - 1)  # FFT bin -> band
+    power = np.bincount(band, power, bins) / np.maximum(np.bincount(band, minlength=bins), 1)
     db = 10 * np.log10(np.maximum(power * 4 / n ** 2, 1e-20))
     return round(max(level, FLOOR_DB), 1), [int(v) for v in np.clip(db, FLOOR_DB, 0).round()]
 
@@ -157,10 +158,10 @@ class Previews:
             self._thread.join(5)
 
     def _run(self) -> None:
-        hop_s = self.node.config.windows.hop_s
         while not self._stop.wait(self.interval_s):
             if not self.wanted():
                 continue
+            hop_s = self.node.config.windows.hop_s
             for stream, window in self.node.latest_windows().items():
                 if self._last.get(stream) is window:
                     continue

@@ -63,7 +63,7 @@ function readToken() {
 async function api(path, options = {}) {
   const headers = { ...(options.headers || {}) };
   if (state.token) headers.Authorization = `Bearer ${state.token}`;
-  if (options.body !== undefined) headers["Content-Type"] = "application/json";
+  if (options.body !== undefined && !headers["Content-Type"]) headers["Content-Type"] = "application/json";
   const response = await fetch(path, { ...options, headers });
   if (response.status === 401) {
     $("token-form").hidden = false;
@@ -381,26 +381,58 @@ async function openSnapshot(ref, title) {
 }
 
 // --- search ----------------------------------------------------------------------------------------------
-$("query-form").addEventListener("submit", async (submit) => {
-  submit.preventDefault();
-  const text = $("query-text").value.trim();
-  const last = $("query-last").value;
+function showMoments(answer, what) {
+  state.moments = answer.moments;
+  $("query-status").textContent = `${answer.moments.length} moments like ${what} (marked on the timeline when recent)`;
+  $("moments").replaceChildren(...answer.moments.map((m) => {
+    const li = el("li", { class: `moment${m.snapshot ? " clickable" : ""}`, "data-modality": m.modality },
+      el("b", { text: `#${m.rank}` }), el("span", { text: `score ${fmt(m.score, 3)}` }),
+      el("span", { text: `${m.source}/${m.modality}` }), el("span", { class: "muted", text: clock(m.t_start) }),
+      el("span", { class: "muted", text: m.snapshot ? "snapshot" : "" }));
+    if (m.snapshot) li.addEventListener("click", () => openSnapshot(m.snapshot, `#${m.rank} ${m.source}/${m.modality} at ${clock(m.t_start)}`));
+    return li;
+  }));
+}
+
+async function search(what, request) {
   $("query-status").textContent = "searching...";
   try {
-    const answer = await getJson("/query", { method: "POST", body: JSON.stringify({ terms: [text], k: LIMITS.moments, last: last || null }) });
-    state.moments = answer.moments;
-    $("query-status").textContent = `${answer.moments.length} moments like "${text}" (marked on the timeline when recent)`;
-    $("moments").replaceChildren(...answer.moments.map((m) => {
-      const li = el("li", { class: `moment${m.snapshot ? " clickable" : ""}` },
-        el("b", { text: `#${m.rank}` }), el("span", { text: `score ${fmt(m.score, 3)}` }),
-        el("span", { text: `${m.source}/${m.modality}` }), el("span", { class: "muted", text: clock(m.t_start) }),
-        el("span", { class: "muted", text: m.snapshot ? "snapshot" : "" }));
-      if (m.snapshot) li.addEventListener("click", () => openSnapshot(m.snapshot, `#${m.rank} ${m.source}/${m.modality} at ${clock(m.t_start)}`));
-      return li;
-    }));
+    showMoments(await getJson(...request), what);
   } catch (error) {
     $("query-status").textContent = error.message;
   }
+}
+
+$("query-form").addEventListener("submit", (submit) => {
+  submit.preventDefault();
+  const text = $("query-text").value.trim();
+  const last = $("query-last").value || null;
+  search(`"${text}"`, ["/query", { method: "POST", body: JSON.stringify({ terms: [text], k: LIMITS.moments, last }) }]);
+});
+
+const BY_SUFFIX = { wav: "audio", flac: "audio", ogg: "audio", jpg: "vision", jpeg: "vision", csv: "imu",
+                    tif: "thermal", tiff: "thermal", png: "depth", npy: "depth" };
+
+function searchFile(file) {
+  const suffix = file.name.split(".").pop().toLowerCase();
+  const chosen = $("file-modality").value;
+  const modality = chosen === "auto" ? BY_SUFFIX[suffix] || "audio" : chosen;
+  const params = new URLSearchParams({ modality, filename: file.name, k: LIMITS.moments });
+  if ($("query-last").value) params.set("last", $("query-last").value);
+  search(`${file.name} (${modality})`, [`/query/file?${params}`, { method: "POST", body: file,
+                                                                  headers: { "Content-Type": "application/octet-stream" } }]);
+}
+
+$("query-file").addEventListener("change", () => {
+  if ($("query-file").files.length) searchFile($("query-file").files[0]);
+  $("query-file").value = "";
+});
+$("drop").addEventListener("dragover", (e) => { e.preventDefault(); $("drop").classList.add("over"); });
+$("drop").addEventListener("dragleave", () => $("drop").classList.remove("over"));
+$("drop").addEventListener("drop", (e) => {
+  e.preventDefault();
+  $("drop").classList.remove("over");
+  if (e.dataTransfer.files.length) searchFile(e.dataTransfer.files[0]);
 });
 
 // --- event editing ---------------------------------------------------------------------------------------
