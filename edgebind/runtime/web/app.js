@@ -3,7 +3,7 @@
 // the page keeps a constant footprint however long it stays open.
 "use strict";
 
-const LIMITS = { events: 100, moments: 20, seconds: 120, imuPoints: 400, spectrogramColumns: 160 };
+const LIMITS = { events: 100, moments: 20, seconds: 120, imuPoints: 400, spectrogramColumns: 60 };
 const COLOURS = ["#5aa2f0", "#3fb37f", "#e0a526", "#e0524f", "#b07ef0", "#4fd1d9", "#f07eb7", "#a4c34f"];
 const PALETTE = [[0, 0, 4], [40, 11, 84], [101, 21, 110], [159, 42, 99], [212, 72, 66], [245, 125, 21],
                  [250, 193, 39], [252, 255, 164]];  // the server's false-colour anchors (web.py)
@@ -502,7 +502,7 @@ function updateHealth(stats) {
   $("stream-stats").tBodies[0].replaceChildren(...Object.entries(stats.streams).map(([name, s]) => el("tr", { "data-stream": name },
     ...[name, fmt(s.windows_per_s, 1), fmt(s.latency_p50_ms, 0), fmt(s.latency_p99_ms, 0), fmt(s.cpu_percent, 1), s.dropped]
       .map((v) => el("td", { text: String(v) })))));
-  $("model").textContent = `${stats.model}, ${stats.backend}`;
+  $("model").textContent = stats.backend;
 }
 
 async function pollStats() {
