@@ -182,16 +182,18 @@ def test_events_reach_the_timeline_with_their_scores_and_open_their_snapshots(pa
     page.wait_for_function("() => document.querySelectorAll('#legend li').length >= 4")
     assert " / " in page.locator('#legend li[data-stream="sim_audio/audio"]').inner_text()  # score / threshold
     row.click()
-    page.wait_for_selector("#snapshot-body figure[data-kind=wav] audio")
-    assert page.locator("#snapshot-body figure[data-kind=wav] audio").get_attribute("src").startswith("blob:")
-    duration = page.wait_for_function("""() => { const a = document.querySelector('#snapshot-body audio');
-                                         return a.readyState >= 1 && a.duration; }""").json_value()
-    assert duration == pytest.approx(2.0, abs=0.05)  # the 2 s clip, decoded by the browser
-    assert page.locator("#snapshot-body figure[data-kind=png] img").count() >= 2  # depth and thermal
-    assert page.locator("#snapshot-body figure[data-kind=traces] canvas").count() >= 1
-    assert page.evaluate("() => [...document.querySelectorAll('#snapshot-body img')].every(i => i.naturalWidth > 0)")
-    shot(page, "snapshot")
-    page.locator("#snapshot form button").click()
+    try:
+        page.wait_for_selector("#snapshot-body figure[data-kind=wav] audio")
+        assert page.locator("#snapshot-body figure[data-kind=wav] audio").get_attribute("src").startswith("blob:")
+        duration = page.wait_for_function("""() => { const a = document.querySelector('#snapshot-body audio');
+                                             return a.readyState >= 1 && a.duration; }""").json_value()
+        assert duration == pytest.approx(2.0, abs=0.05)  # the 2 s clip, decoded by the browser
+        assert page.locator("#snapshot-body figure[data-kind=png] img").count() >= 2  # depth and thermal
+        assert page.locator("#snapshot-body figure[data-kind=traces] canvas").count() >= 1
+        assert page.evaluate("() => [...document.querySelectorAll('#snapshot-body img')].every(i => i.naturalWidth)")
+        shot(page, "snapshot")
+    finally:
+        page.locator("#snapshot form button").click()  # the next tests need the page without the dialog
     page.wait_for_function("() => !snapshotUrls.length && !document.querySelector('#snapshot-body').children.length")  # the dialog's blobs are released
 
 
