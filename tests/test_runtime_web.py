@@ -11,6 +11,7 @@ import math
 import os
 import shutil
 import threading
+import time
 import urllib.error
 import urllib.request
 import wave
@@ -28,7 +29,9 @@ from edgebind.runtime import Node  # noqa: E402
 from edgebind.runtime.api import ApiServer  # noqa: E402
 from edgebind.runtime.backend import TorchBackend, TorchConfig  # noqa: E402
 from edgebind.runtime.profile import SIM_CALIBRATION, node_config, sim_events  # noqa: E402
-from edgebind.runtime.web import false_colour, render_media, snapshot_media, spectrum  # noqa: E402
+from edgebind.runtime.node import WindowConfig  # noqa: E402
+from edgebind.runtime.web import Previews, false_colour, render_media, snapshot_media, spectrum  # noqa: E402
+from edgebind.runtime.windows import Window  # noqa: E402
 from edgebind.synthetic import prompt_ensemble  # noqa: E402
 from serial_pty import FakeSerialDevice  # noqa: E402
 
@@ -318,3 +321,31 @@ def test_snapshots_become_wav_png_and_traces():
     assert kind == "image/png" and headers == {"X-Low": "1", "X-High": "1"}
     with pytest.raises(InputError, match="the snapshot has no audio, frame or IMU array named 'mic/audio.t_end'"):
         render_media(arrays, "mic/audio.t_end")
+
+
+class _Busy:
+    """A node whose every stream has a new window whenever asked (far more often than a real one)."""
+
+    config = type("Config", (), {"windows": WindowConfig()})()
+
+    def latest_windows(self):
+        clip = (np.zeros(32000, np.float32), 16000.0)
+        return {"mic/audio": Window("mic", "audio", 0.0, 2.0, clip), "cam/depth": Window("cam", "depth", 2.0, 2.0,
+                                                                                      np.ones((8, 8), np.uint16))}
+
+
+def test_previews_are_rate_limited_and_only_made_for_listeners():
+    sent, listening = [], threading.Event()
+    previews = Previews(_Busy(), sent.append, listening.is_set, interval_s=0.25).start()
+    try:
+        time.sleep(0.6)  # a span of time is what is measured here
+        assert sent == []  # nobody listens: nothing is made
+        listening.set()
+        time.sleep(1.0)
+    finally:
+        previews.stop()
+    streams = {"mic/audio": 0, "cam/depth": 0}
+    for record in sent:
+        streams[record["stream"]] += 1
+    assert 2 <= streams["mic/audio"] <= 5 and 2 <= streams["cam/depth"] <= 5  # at most 4 per second, each
+    assert len(json.dumps(sent[0])) < 2000 and sent[0]["level_db"] == -100.0
