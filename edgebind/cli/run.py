@@ -18,6 +18,7 @@ examples:
   edgebind run --profile launch/cpu.yaml --duration 60 --no-live
   edgebind run --sensors replay --set replay.path=field.mcap --set replay.speed=0 --out - --no-live
   edgebind run --store memory.db --serve 127.0.0.1:8765   # then: edgebind query "a dog" --url http://127.0.0.1:8765
+                                                          # or open http://127.0.0.1:8765/ (the web view)
   EDGEBIND_API_TOKEN=... edgebind run --serve 0.0.0.0:8765  # beyond this machine: a token is required
 """
 from __future__ import annotations
@@ -209,7 +210,7 @@ def add_parser(sub) -> None:
     parser.add_argument("--no-live", action="store_true", help="print events as lines instead of the live view")
     parser.add_argument("--ros2", action="store_true",
                         help="publish embeddings and events to ROS 2 and serve ~/query (needs rclpy, edgebind_msgs)")
-    parser.add_argument("--serve", metavar="HOST:PORT", help="serve the HTTP + WebSocket API (README, 'Network API'), "
-                        "e.g. 127.0.0.1:8765; needs the serve extra")
+    parser.add_argument("--serve", metavar="HOST:PORT", help="serve the HTTP + WebSocket API (README, 'Network API') and the "
+                        "web view at / (README, 'Web view'), e.g. 127.0.0.1:8765; needs the serve extra")
     parser.add_argument("--token", help="with --serve: the token clients must send (required beyond loopback; "
                         "default: $EDGEBIND_API_TOKEN)")

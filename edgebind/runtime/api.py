@@ -15,6 +15,7 @@ import io
 import json
 import logging
 import math
+import os
 import socket
 import threading
 import time
@@ -33,6 +34,7 @@ from edgebind.errors import ConfigError, EdgeBindError, InputError, StoreError, 
 from edgebind.runtime.detector import Detection
 from edgebind.queues import BoundedQueue
 from edgebind.runtime.sinks import detection_record, embedding_record, moment_record, stored_event_record
+from edgebind.runtime.web import ASSETS, Previews, asset, render_media, snapshot_media
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,9 @@ DEFAULT_PORT = 8765
 MIN_TOKEN_CHARS = 16
 MAX_JSON_VALUES = 1_000_000  # numbers in one snapshot served as JSON; larger ones: ?format=npz
 EMBEDDINGS = ("none", "meta", "vectors")  # what a WebSocket client asks of the embeddings
+# The files a query may upload, by modality (what the model's loaders read).
+UPLOADS = {"audio": (".wav", ".flac", ".ogg"), "vision": (".png", ".jpg", ".jpeg"), "depth": (".png", ".npy"),
+           "thermal": (".npy", ".tif", ".tiff", ".png", ".jpg", ".jpeg"), "imu": (".csv", ".npy")}
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -99,8 +104,8 @@ class _Client:
     """One WebSocket client: a bounded queue of its JSON records (oldest dropped first, counted) and
     an event that wakes its sender, scheduled at most once at a time so a stalled loop queues nothing."""
 
-    def __init__(self, capacity: int, embeddings: str, loop: asyncio.AbstractEventLoop) -> None:
-        self.embeddings, self.loop = embeddings, loop
+    def __init__(self, capacity: int, embeddings: str, loop: asyncio.AbstractEventLoop, previews: bool = False) -> None:
+        self.embeddings, self.loop, self.previews = embeddings, loop, previews
         self.queue: BoundedQueue[dict] = BoundedQueue(capacity)
         self.reported = 0  # drops already told to the client
         self.wake = asyncio.Event()
@@ -133,12 +138,13 @@ class ApiServer:
 
     def __init__(self, node: Any, host: str = "127.0.0.1", port: int = DEFAULT_PORT, token: "str | None" = None,
                  *, client_queue: int = 256, max_clients: int = 16, max_body: int = 64 * 1024,
-                 recent_events: int = 1000) -> None:
+                 max_upload: int = 8 << 20, recent_events: int = 1000) -> None:
         check_access(host, token)
-        if min(client_queue, max_clients, max_body, recent_events) < 1:
-            raise ConfigError("ApiServer client_queue, max_clients, max_body and recent_events must be >= 1")
+        if min(client_queue, max_clients, max_body, max_upload, recent_events) < 1:
+            raise ConfigError("ApiServer client_queue, max_clients, max_body, max_upload and recent_events must be >= 1")
         self.node, self.host, self.port, self.token = node, host, int(port), token
         self.client_queue, self.max_clients, self.max_body = client_queue, max_clients, max_body
+        self.max_upload = max_upload
         self._recent: deque[dict] = deque(maxlen=recent_events)  # detections, for /events without a store
         self._clients: set[_Client] = set()
         self._lock = threading.Lock()
@@ -147,6 +153,8 @@ class ApiServer:
         self._started = time.monotonic()
         self._server: Any = None
         self._thread: "threading.Thread | None" = None
+        self._previews = Previews(node, self._publish_preview, self._wants_previews, wall_offset=self._wall_offset)
+        self._cpu = (time.monotonic(), time.process_time(), 0.0)  # when, process CPU seconds, % of one core
 
     # --- life cycle -----------------------------------------------------------------------------
     def start(self, timeout: float = 10.0) -> "ApiServer":
@@ -175,11 +183,13 @@ class ApiServer:
                 self.stop()
                 raise ConfigError(f"the API did not start on {self.host}:{self.port} (see the log above)")
             time.sleep(0.01)
+        self._previews.start()
         log.info("api: serving on http://%s:%d", self.host, self.port)
         return self
 
     def stop(self) -> None:
-        """Close every connection and join the server's thread. Idempotent."""
+        """Close every connection and join the server's threads. Idempotent."""
+        self._previews.stop()
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
@@ -218,13 +228,35 @@ class ApiServer:
                                                                   vector=client.embeddings == "vectors")
                 client.offer(records[client.embeddings])
 
+    def _wants_previews(self) -> bool:
+        with self._lock:
+            return any(c.previews for c in self._clients)
+
+    def _publish_preview(self, record: dict) -> None:
+        """Hand a tile message (edgebind.runtime.web) to the clients that asked for previews."""
+        with self._lock:
+            clients = [c for c in self._clients if c.previews]
+        for client in clients:
+            client.offer(record)
+
     def stats(self) -> dict[str, Any]:
-        """Clients connected, items published, messages dropped for slow clients, their queues."""
+        """Clients connected, items published, messages dropped for slow clients, their queues, previews sent."""
         with self._lock:
             clients = tuple(self._clients)
             counts = dict(self._counts)
         counts["client_drops"] += sum(c.queue.drops for c in clients)
-        return {"clients": len(clients), "client_queues": [len(c.queue) for c in clients], **counts}
+        return {"clients": len(clients), "client_queues": [len(c.queue) for c in clients], **counts,
+                "previews": self._previews.sent}
+
+    def process_stats(self) -> dict[str, Any]:
+        """The node's process: CPU (% of one core, over the last second or more) and resident memory."""
+        now, cpu = time.monotonic(), time.process_time()
+        with self._lock:
+            then, cpu_then, percent = self._cpu
+            if now - then >= 1.0:
+                percent = 100 * (cpu - cpu_then) / (now - then)
+                self._cpu = (now, cpu, percent)
+        return {"cpu_percent": round(percent, 1), "rss_bytes": _rss_bytes()}
 
     # --- what the endpoints call (on worker threads) -------------------------------------------------
     def health(self) -> dict[str, Any]:
@@ -232,10 +264,31 @@ class ApiServer:
                 "uptime_s": round(time.monotonic() - self._started, 1)}
 
     def node_stats(self) -> dict[str, Any]:
-        stats = {**self.node.stats(), "api": self.stats()}
+        stats = {**self.node.stats(), "api": self.stats(), "process": self.process_stats(),
+                 "backend": self.node.backend.describe(), "model": self.node.backend.model_id}
         if self.node.store is not None:
-            stats["store"] = self.node.store.stats()
+            retention = self.node.config.store
+            stats["store"] = {**self.node.store.stats(), "max_age_s": retention.max_age_s,
+                              "max_bytes": retention.max_bytes}
         return jsonable(stats)
+
+    def event_config(self) -> dict[str, Any]:
+        """The events the node detects: name, prompts, modalities, configured and effective thresholds."""
+        thresholds = self.node.event_thresholds()
+        return {"threshold": self.node.config.detector.threshold,
+                "events": [{"name": e.name, "prompts": list(e.prompts or (e.name,)), "examples": list(e.examples),
+                            "modalities": list(e.modalities), "threshold": e.threshold,
+                            "thresholds": thresholds.get(e.name, {})} for e in self.node.config.events]}
+
+    def set_events(self, events: list[dict[str, Any]]) -> dict[str, Any]:
+        """Detect `events` from now on (`node.set_events`); an event keeps the example files it had
+        under its name (the API names no files on the node)."""
+        examples = {e.name: e.examples for e in self.node.config.events}
+        names = [e["name"] for e in events]
+        if len(set(names)) != len(names):
+            raise InputError(f"event names must be unique, got {names}")
+        self.node.set_events([{**e, "examples": examples.get(e["name"], ())} for e in events])
+        return self.event_config()
 
     def events(self, last: "str | None", limit: int) -> dict[str, Any]:
         last_s = None if last is None else parse_duration(last, "last")
@@ -259,17 +312,47 @@ class ApiServer:
         moments = self.node.query(*terms, k=k, last_s=last_s, modalities=modalities)
         return {"moments": [moment_record(i + 1, m) for i, m in enumerate(moments)]}
 
+    def query_file(self, data: bytes, modality: str, filename: str, k: int, last: "str | None",
+                   modalities: "list[str] | None") -> dict:
+        """`query` by an uploaded file of `modality` (its type from `filename`'s suffix), embedded from a
+        private temporary copy that is deleted at once."""
+        import tempfile
+        from pathlib import PurePath
+
+        if self.node.store is None:
+            raise _NoStore()
+        suffix = PurePath(filename).suffix.lower()
+        if suffix not in UPLOADS[modality]:
+            raise InputError(f"a {modality} file must be one of {', '.join(UPLOADS[modality])}, got {filename!r}")
+        if not data:
+            raise InputError(f"the uploaded file {filename!r} is empty")
+        last_s = None if last is None else parse_duration(last, "last")
+        with tempfile.TemporaryDirectory(prefix="edgebind-upload-") as folder:
+            path = os.path.join(folder, f"upload{suffix}")
+            with open(path, "wb") as file:
+                file.write(data)
+            try:
+                moments = self.node.query(f"{modality}:{path}", k=k, last_s=last_s, modalities=modalities)
+            except InputError as exc:  # the loader's message, naming the upload instead of the copy
+                raise InputError(str(exc).replace(path, repr(filename))) from None
+        return {"moments": [moment_record(i + 1, m) for i, m in enumerate(moments)]}
+
     def snapshot(self, ref: int) -> dict[str, np.ndarray]:
         if self.node.store is None:
             raise _NoStore()
         return self.node.store.snapshot(ref)
 
+    def snapshot_media(self, ref: int, name: "str | None") -> Any:
+        """What a browser can show of snapshot `ref` (a list), or array `name` of it rendered (see web)."""
+        arrays = self.snapshot(ref)
+        return {"id": ref, "media": snapshot_media(arrays)} if name is None else render_media(arrays, name)
+
     # --- WebSocket clients (on the server's event loop) -------------------------------------------
-    def _add_client(self, embeddings: str) -> "_Client | None":
+    def _add_client(self, embeddings: str, previews: bool = False) -> "_Client | None":
         with self._lock:
             if len(self._clients) >= self.max_clients:
                 return None
-            client = _Client(self.client_queue, embeddings, asyncio.get_running_loop())
+            client = _Client(self.client_queue, embeddings, asyncio.get_running_loop(), previews)
             self._clients.add(client)
             self._counts["clients_served"] += 1
             return client
@@ -331,10 +414,28 @@ def build_app(server: ApiServer) -> Any:
         last: Optional[Union[str, float]] = Field(None, description='only moments that began within this, e.g. "5m"')
         modalities: Optional[list[Annotated[str, Field(max_length=32)]]] = Field(None, max_length=16)
 
+    Modality = Annotated[str, Field(min_length=1, max_length=32)]
+
+    class EventRequest(BaseModel):
+        """One event to detect: its name, text prompts (default: the name), threshold, modalities."""
+
+        model_config = ConfigDict(extra="forbid")
+        name: Annotated[str, Field(min_length=1, max_length=200)]
+        prompts: list[Term] = Field(default_factory=list, max_length=32)
+        threshold: Optional[float] = Field(None, gt=0, lt=1)
+        modalities: list[Modality] = Field(default_factory=list, max_length=8)
+
+    class EventsRequest(BaseModel):
+        """The whole set of events to detect from now on (an empty list: none)."""
+
+        model_config = ConfigDict(extra="forbid")
+        events: list[EventRequest] = Field(max_length=64)
+
     app = fastapi.FastAPI(
         title="edgebind node", version="1", docs_url=None, redoc_url=None, max_body_size=server.max_body,
-        description="The live perception node. WebSocket `/ws?embeddings=none|meta|vectors` streams events "
-                    "(and embeddings) as JSON; `{\"type\": \"dropped\"}` messages count what a slow client lost.")
+        description="The live perception node. WebSocket `/ws?embeddings=none|meta|vectors&previews=false|true` "
+                    "streams events (and embeddings, and with previews the web view's tile messages) as JSON; "
+                    "`{\"type\": \"dropped\"}` messages count what a slow client lost. The web view is at `/`.")
     one_at_a_time = anyio.CapacityLimiter(1)  # queries and store reads never pile up on the node's CPU
 
     async def call(fn: Any, *args: Any) -> Any:
@@ -349,7 +450,8 @@ def build_app(server: ApiServer) -> Any:
         if exc.status_code == 404 and exc.detail == "Not Found":
             message = f"no endpoint {request.method} {request.url.path}; the endpoints are listed at /openapi.json"
         elif exc.status_code == 413:
-            message = f"request body over {server.max_body} bytes"
+            limit = server.max_upload if request.url.path == "/query/file" else server.max_body
+            message = f"request body over {limit} bytes"
         response = error(exc.status_code, message)
         response.headers.update(exc.headers or {})
         return response
@@ -371,6 +473,17 @@ def build_app(server: ApiServer) -> Any:
         status = 404 if missing else 503 if isinstance(exc, StoreError) else 400
         return error(status, str(exc))
 
+    @app.get("/", include_in_schema=False)
+    async def page() -> Response:
+        return Response(asset("index.html"), media_type=ASSETS["index.html"],
+                        headers={"Cache-Control": "no-cache"})
+
+    @app.get("/web/{name}", include_in_schema=False)
+    async def page_file(name: str) -> Response:
+        if name not in ASSETS:
+            return error(404, f"no file {name!r} in the web view")
+        return Response(asset(name), media_type=ASSETS[name], headers={"Cache-Control": "no-cache"})
+
     @app.get("/health", summary="Liveness (needs no token)")
     async def health() -> dict:
         return server.health()
@@ -387,6 +500,40 @@ def build_app(server: ApiServer) -> Any:
     @app.post("/query", summary="Stored moments most like the texts (needs a store: else 409)")
     async def query(request: QueryRequest) -> dict:
         return await call(server.query, request.terms, request.k, request.last, request.modalities)
+
+    @app.post("/query/file", summary="Stored moments most like an uploaded file (the request body: audio, image, "
+                                      "depth, thermal or IMU, named by ?filename=; at most max_upload bytes)",
+              max_body_size=server.max_upload,
+              openapi_extra={"requestBody": {"required": True,
+                                             "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                                                  "format": "binary"}}}}})
+    async def query_file(request: fastapi.Request, modality: Literal[tuple(UPLOADS)],  # type: ignore[valid-type]
+                         filename: Annotated[str, fastapi.Query(min_length=1, max_length=200)],
+                         k: Annotated[int, fastapi.Query(ge=1, le=min(1000, MAX_K))] = 5,
+                         last: Annotated[Optional[str], fastapi.Query(max_length=32)] = None,
+                         modalities: Annotated[Optional[list[str]], fastapi.Query(max_length=16)] = None) -> dict:
+        data = await request.body()
+        return await call(server.query_file, data, modality, filename, k, last, modalities)
+
+    @app.get("/config/events", summary="The events the node detects, with their thresholds per modality")
+    async def get_events() -> dict:
+        return await call(server.event_config)
+
+    @app.put("/config/events", summary="Replace the events the node detects (applied without a restart)")
+    async def put_events(request: EventsRequest) -> dict:
+        return await call(server.set_events, [e.model_dump() for e in request.events])
+
+    @app.get("/snapshot/{ref}/media", summary="What a browser can show of an event's snapshot; ?name= renders "
+                                              "one array: WAV (audio), PNG (frames, X-Low/X-High: its range), "
+                                              "JSON traces (IMU)",
+             responses={200: {"content": {"application/json": {}, "audio/wav": {}, "image/png": {}}}})
+    async def media(ref: Annotated[int, fastapi.Path(ge=1, le=2**62)],
+                    name: Annotated[Optional[str], fastapi.Query(max_length=300)] = None) -> Any:
+        answer = await call(server.snapshot_media, ref, name)
+        if name is None or isinstance(answer[0], dict):
+            return answer if name is None else answer[0]
+        content, media_type, headers = answer
+        return Response(content, media_type=media_type, headers=headers)
 
     @app.get("/snapshot/{ref}", summary="An event's snapshot arrays: JSON, or ?format=npz for numpy's .npz bytes",
              responses={200: {"content": {"application/json": {}, "application/octet-stream": {}}}})
@@ -406,8 +553,9 @@ def build_app(server: ApiServer) -> Any:
                                       for name, a in arrays.items()}}
 
     @app.websocket("/ws")
-    async def stream(websocket: fastapi.WebSocket, embeddings: Literal["none", "meta", "vectors"] = "none") -> None:
-        client = server._add_client(embeddings)
+    async def stream(websocket: fastapi.WebSocket, embeddings: Literal["none", "meta", "vectors"] = "none",
+                     previews: bool = False) -> None:
+        client = server._add_client(embeddings, previews)
         if client is None:
             await websocket.close(code=1013, reason=f"too many clients (at most {server.max_clients})")
             return
@@ -424,22 +572,26 @@ def build_app(server: ApiServer) -> Any:
         finally:
             server._remove_client(client)
 
-    return _Guard(app, server.token, server.max_body)
+    return _Guard(app, server.token, server.max_body, {"/query/file": server.max_upload})
 
 
 class _Guard:
-    """ASGI, before anything else: every request but /health must carry the token (`Authorization:
+    """ASGI, before anything else: every request but /health and the web view's static files (which hold
+    no data: the page asks for the token) must carry the token (`Authorization:
     Bearer`, or `?token=` on a WebSocket), else 401 (a WebSocket: closed with 1008 before it opens);
-    a declared body over `max_body` bytes is refused with 413 unread (FastAPI caps streamed ones)."""
+    a declared body over `max_body` bytes (or the path's own limit in `limits`) is refused with 413
+    unread (FastAPI caps streamed ones)."""
 
-    def __init__(self, app: Any, token: "str | None", max_body: int) -> None:
-        self.app, self.token, self.max_body = app, token, max_body
+    def __init__(self, app: Any, token: "str | None", max_body: int, limits: "Mapping[str, int] | None" = None) -> None:
+        self.app, self.token, self.max_body, self.limits = app, token, max_body, dict(limits or {})
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        if self.token is not None and scope["path"] != "/health":
+        path = scope["path"]
+        public = scope["type"] == "http" and (path in ("/health", "/") or path.startswith("/web/"))
+        if self.token is not None and not public:
             query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
             given = query.get("token", [None])[0] if scope["type"] == "websocket" else None
             if not _authorised(self.token, headers, given):
@@ -449,9 +601,9 @@ class _Guard:
                                        "reason": "missing or wrong token: add ?token=TOKEN"})
                 return await _json(send, 401, "missing or wrong token: send the header 'Authorization: Bearer TOKEN'",
                                    [(b"www-authenticate", b"Bearer")])
-        length = headers.get("content-length", "0")
-        if scope["type"] == "http" and not (length.isdigit() and int(length) <= self.max_body):
-            return await _json(send, 413, f"request body over {self.max_body} bytes")
+        length, limit = headers.get("content-length", "0"), self.limits.get(path, self.max_body)
+        if scope["type"] == "http" and not (length.isdigit() and int(length) <= limit):
+            return await _json(send, 413, f"request body over {limit} bytes")
         return await self.app(scope, receive, send)
 
 
@@ -461,6 +613,18 @@ async def _json(send: Any, status: int, message: str, headers: "list | None" = N
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             *(headers or [])]})
     await send({"type": "http.response.body", "body": body})
+
+
+def _rss_bytes() -> "int | None":
+    """This process's resident memory (Linux /proc), else its peak (getrusage), else None."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    with contextlib.suppress(ImportError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return None
 
 
 def _authorised(token: "str | None", headers: Mapping[str, str], query_token: "str | None") -> bool:

@@ -206,6 +206,19 @@ class Node:
         self.config.events = config.events
         self._next_detector[:] = [detector]
 
+    def event_thresholds(self) -> dict[str, dict[str, float]]:
+        """Per event (the newest set), the score each window modality must reach (calibrated or configured)."""
+        pending = list(self._next_detector)  # the inference thread may take it up meanwhile
+        detector = pending[0] if pending else self._detector
+        if detector is None:
+            return {}
+        modalities = [m for m in self.backend.modalities if m != "text"]
+        return {e.name: {m: detector.threshold(i, m) for m in modalities} for i, e in enumerate(detector.events)}
+
+    def latest_windows(self) -> dict[str, Window]:
+        """The newest embedded window of each stream ("source/modality" -> Window), e.g. for previews."""
+        return dict(self._latest)
+
     def read(self, timeout: float | None = None) -> "Embedding | Detection | None":
         """The next output; None after `timeout` s without one, or when the node has stopped."""
         items = self._outputs.get_many(1, timeout) if self._outputs is not None else []
