@@ -7,8 +7,9 @@ Parts (each writes its key of the JSON; run them one at a time, the machine has 
 - realtime: all four sim sensors at their default rates in real time for --seconds: windows
   embedded and dropped, window-end-to-embedding latency, onset-to-event latency on the wall
   clock, CPU share of the node's threads and of the whole process.
-- rates: the sim played --speeds times faster than real time, per model: the highest speed with
-  no dropped window (the real-time factor the node can sustain), and the CPU time per window.
+- rates: the sim played --speeds times faster than real time, per model (a name, a checkpoint or an
+  export directory, which runs on onnxruntime): the highest speed with no dropped window (the
+  real-time factor the node can sustain), and the CPU time per window.
 - soak: real time for --seconds: RSS and window-queue depth sampled every 10 s.
 
 usage: .venv/bin/python benchmarks/node_sim.py detection|realtime|rates|soak [--seconds S] [--models A,B]
@@ -101,7 +102,7 @@ def realtime(args) -> dict:
 def rates(args) -> dict:
     result = {}
     for model in args.models.split(","):
-        per_speed = {}
+        per_speed, backend = {}, None
         for speed in args.speeds:
             config = node_config(sensors=_sim(speed, None), backend={"model": model})
             with Node(config) as node:
@@ -111,6 +112,7 @@ def rates(args) -> dict:
                 infer = {t.name: t.native_id for t in node._threads}["edgebind-node-infer"]
                 infer_cpu = _cpu_s(infer)
                 stats = node.stats()
+                backend = node.backend.describe()
             windows = sum(s["embedded"] for s in stats["streams"].values())
             per_speed[speed] = {"windows": windows, "dropped": stats["window_drops"],
                                 "infer_cpu_ms_per_window": round(1000 * infer_cpu / max(windows, 1), 2),
@@ -118,7 +120,7 @@ def rates(args) -> dict:
             if stats["window_drops"]:
                 break
         kept_up = [s for s, r in per_speed.items() if r["dropped"] == 0]
-        result[model] = {"per_speed": per_speed, "highest_speed_without_drops": max(kept_up, default=None)}
+        result[backend] = {"per_speed": per_speed, "highest_speed_without_drops": max(kept_up, default=None)}
     return result
 
 

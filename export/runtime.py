@@ -45,10 +45,13 @@ def read_manifest(directory: "str | Path") -> dict:
 
 
 def session(path: "str | Path", providers: Sequence[str] = DEFAULT_PROVIDERS, threads: int | None = None):
-    """An onnxruntime InferenceSession on `path` (all graph optimisations on)."""
+    """An onnxruntime InferenceSession on `path` (all graph optimisations on). Its threads sleep
+    between runs instead of spinning: a node embeds in bursts, and spinning cost it ~25% of a core
+    at idle on the sim sensors (benchmarks/node_sim.json, "rates")."""
     ort = require("onnxruntime", "export", "running exported models")
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         options.intra_op_num_threads = threads
     return ort.InferenceSession(str(path), options, providers=list(providers))
