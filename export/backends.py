@@ -11,8 +11,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from edgebind.config import check_choice
 from edgebind.errors import ConfigError
-from edgebind.export.runtime import DEFAULT_PROVIDERS, ExportedModel, is_export_dir
+from edgebind.export.quantize import PRECISIONS
+from edgebind.export.runtime import DEFAULT_PROVIDERS, ExportedModel, is_export_dir, read_manifest
 from edgebind.runtime.backend import BACKENDS, Backend, BackendConfig
 
 DEFAULT_LOGIT_SCALE = 100.0  # for an encoder without a trained scale (the vision tower), as TorchBackend
@@ -23,9 +25,12 @@ class OnnxRuntimeConfig(BackendConfig):
     type: str = "onnxruntime"
     providers: list = field(default_factory=lambda: list(DEFAULT_PROVIDERS))  # e.g. CUDAExecutionProvider
     threads: int | None = None  # intra-op threads (None: onnxruntime's default, one per core)
+    precision: str | None = None  # fp32, fp16, int8: the export's variant (None: its default_backend's, else fp32)
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.precision is not None:
+            check_choice(self.precision, PRECISIONS, "onnxruntime backend precision")
         if not is_export_dir(self.model):
             raise ConfigError(f"onnxruntime backend: model {self.model!r} is not an export directory (a folder "
                               "with manifest.json); make one with `edgebind export --model ... --out DIR`")
@@ -39,7 +44,8 @@ class OnnxRuntimeBackend(Backend):
 
     def __init__(self, config: OnnxRuntimeConfig, modalities: Sequence[str] | None = None) -> None:
         self.config = config
-        self.model = ExportedModel(config.model, modalities, config.providers, config.threads)
+        precision = config.precision or read_manifest(config.model).get("default_backend", {}).get("precision", "fp32")
+        self.model = ExportedModel(config.model, modalities, config.providers, config.threads, precision)
 
     @property
     def modalities(self) -> tuple[str, ...]:
@@ -65,4 +71,5 @@ class OnnxRuntimeBackend(Backend):
         return DEFAULT_LOGIT_SCALE if scale is None else float(scale)
 
     def describe(self) -> str:
-        return f"onnxruntime {','.join(self.config.providers)} {self.config.model} (from {self.model_id})"
+        return (f"onnxruntime {','.join(self.config.providers)} {self.model.precision} {self.config.model} "
+                f"(from {self.model_id})")
