@@ -1,0 +1,94 @@
+"""INT8 / FP16 variants and `edgebind bench`: the int8 export passes its gates with zero points 0 and
+only weight-bearing MatMul/Gemm/Conv quantized, a constant calibration fails the gate and writes
+nothing, the node's backend runs the int8 variant, and bench writes every figure."""
+import json
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx", reason="the export extra (onnx) is not installed")
+pytest.importorskip("onnxruntime", reason="the export extra (onnxruntime) is not installed")
+from edgebind.cli.main import main  # noqa: E402
+from edgebind.errors import ConfigError  # noqa: E402
+from edgebind.export.bench import write_default_backend  # noqa: E402
+from edgebind.export.graph import ExportError  # noqa: E402
+from edgebind.export.pipeline import ExportOptions, export_model  # noqa: E402
+from edgebind.export.quantize import check_quantized, quantized_ops  # noqa: E402
+from edgebind.runtime.backend import build_backend  # noqa: E402
+
+MODEL = "edgebind-tiny-synthetic"
+QUANT = ExportOptions(samples=16, latency_runs=2, precisions=("fp32", "int8"), calib=16)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    return export_model(MODEL, tmp_path_factory.mktemp("q") / "tiny", ["audio", "text"], QUANT)
+
+
+def test_int8_variants_pass_their_gates_and_are_listed_in_the_manifest(exported):
+    manifest = json.loads((exported / "manifest.json").read_text())
+    assert manifest["precisions"] == ["fp32", "int8"]
+    for name in ("audio", "text"):
+        variant = manifest["encoders"][name]["variants"]["int8"]
+        assert variant["file"] == f"{name}.int8.onnx" and (exported / variant["file"]).is_file()
+        assert 0.99 <= variant["parity"]["cosine_min"] < 1.0  # really quantized, within the gate
+        assert variant["quantization"]["calibration_seed"] != manifest["gates"]["heldout_seed"]
+    audio = manifest["encoders"]["audio"]["variants"]["int8"]["parity"]
+    assert abs(audio["zeroshot_top1_export"] - audio["zeroshot_top1_torch"]) <= 1.0
+
+
+def test_zero_points_are_zero_and_only_weight_bearing_matmul_gemm_conv_are_quantized(exported):
+    path = exported / "audio.int8.onnx"
+    assert check_quantized(path) == []
+    ops = quantized_ops(path)
+    assert set(ops) <= {"MatMul", "Gemm", "Conv", "Shape"} and ops["Conv"] == 1 and ops["MatMul"] >= 4
+    model = onnx.load(str(path))
+    dq = {o for n in model.graph.node if n.op_type == "DequantizeLinear" for o in n.output}
+    for node in model.graph.node:  # LayerNorm, softmax, GELU, adds and the norm read fp32 values
+        if node.op_type in ("LayerNormalization", "Softmax", "Erf", "Add", "ReduceL2", "Div"):
+            assert not set(node.input) & dq, node.name
+    # The static check catches a non-zero zero point.
+    zp = next(t for t in model.graph.initializer if t.name.endswith("_zero_point") and t.dims == [])
+    zp.CopyFrom(onnx.numpy_helper.from_array(np.array(3, np.int8), zp.name))
+    onnx.save_model(model, str(exported.parent / "bad.onnx"))
+    assert any("zero point not 0" in p for p in check_quantized(exported.parent / "bad.onnx"))
+
+
+def test_a_constant_calibration_fails_the_gate_and_writes_nothing(tmp_path, exported):
+    shape = json.loads((exported / "manifest.json").read_text())["encoders"]["audio"]["input"]["shape"][1:]
+    bad = ExportOptions(samples=16, latency_runs=2, precisions=("fp32", "int8"),
+                        calib_inputs={"audio": np.zeros((1, *shape), np.float32)})
+    with pytest.raises(ExportError, match=r"audio int8: cosine vs PyTorch min .* below the gate 0.99"):
+        export_model(MODEL, tmp_path / "out", ["audio"], bad)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_backend_runs_the_int8_variant_and_refuses_a_missing_one(exported):
+    clip = [np.random.default_rng(0).normal(0, 0.1, 32000).astype(np.float32)]
+    int8 = build_backend({"model": str(exported), "precision": "int8"}, ["audio"])
+    fp32 = build_backend({"model": str(exported)}, ["audio"])
+    assert "int8" in int8.describe() and "fp32" in fp32.describe()
+    a, b = int8.embed("audio", [(clip[0], 16000)]), fp32.embed("audio", [(clip[0], 16000)])
+    assert 0.98 <= float((a @ b.T)[0, 0]) < 1.0
+    with pytest.raises(ConfigError, match="no fp16 variant of the audio encoder.*--precision fp32,fp16"):
+        build_backend({"model": str(exported), "precision": "fp16"}, ["audio"])
+
+
+def test_bench_writes_every_figure_and_pick_sets_the_default_backend(exported, tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--model", str(exported), "--modalities", "audio", "--batch", "1,2", "--runs", "2",
+                 "--out", str(out), "--pick", "--no-openvino"]) == 0
+    result = json.loads(out.read_text())
+    keys = {(r["backend"], r["precision"], r["batch"]) for r in result["rows"]}
+    assert keys == {(b, p, n) for b, p in (("torch", "fp32"), ("torch", "bf16"), ("onnxruntime", "fp32"),
+                                            ("onnxruntime", "int8")) for n in (1, 2)}
+    for row in result["rows"]:
+        assert row["p99_ms"] >= row["p50_ms"] > 0 and row["throughput_per_s"] > 0 and row["gflop"] > 0
+        assert row["achieved_gflops"] > 0 and 0.98 <= row["cosine_vs_eager_fp32"] <= 1.000001
+    choice = json.loads((exported / "manifest.json").read_text())["default_backend"]
+    assert choice["type"] == "onnxruntime" and choice == result["pick"]
+    assert build_backend({"model": str(exported)}, ["audio"]).model.precision == choice["precision"]
+    assert "default_backend of" in capsys.readouterr().out
+    write_default_backend(exported, {**choice, "precision": "int8"})  # the backend follows the manifest's choice
+    assert build_backend({"model": str(exported)}, ["audio"]).model.precision == "int8"
+    assert build_backend({"model": str(exported), "precision": "fp32"}, ["audio"]).model.precision == "fp32"
