@@ -85,9 +85,15 @@ def quantize_int8(fp32: Path, out: Path, windows: np.ndarray, input_name: str, m
 
 
 def _weighted(graph) -> list[str]:
-    """Names of the MatMul/Gemm/Conv nodes of `graph` that read a weight (an initializer)."""
+    """Names of the MatMul/Gemm/Conv nodes of `graph` that read a weight (an initializer) and whose
+    activation is read by nothing else but such nodes (the quantizer would hand its int8 copy to all)."""
     weights = {t.name for t in graph.initializer}
-    return [n.name for n in graph.node if n.op_type in QUANTIZED_OPS and any(i in weights for i in n.input)]
+    readers: dict[str, set[str]] = {}
+    for node in graph.node:
+        for name in node.input:
+            readers.setdefault(name, set()).add(node.op_type)
+    return [n.name for n in graph.node if n.op_type in QUANTIZED_OPS and any(i in weights for i in n.input)
+            and all(readers[i] <= {*QUANTIZED_OPS, *SHAPE_ONLY} for i in n.input if i and i not in weights)]
 
 
 def _tail(graph, heavy: tuple[str, ...] = QUANTIZED_OPS) -> list[str]:
