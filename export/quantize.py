@@ -70,9 +70,12 @@ def quantize_int8(fp32: Path, out: Path, windows: np.ndarray, input_name: str, m
         pre, qdq = Path(work) / "pre.onnx", Path(work) / "qdq.onnx"
         quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True, save_as_external_data=large,
                           all_tensors_to_one_file=True)
+        prepared = onnx.load(str(pre))
+        _unshare_weights(prepared.graph)
+        save_graph(prepared, pre, external_threshold)
         quantize_static(
             str(pre), str(qdq), Reader(), quant_format=QuantFormat.QDQ, op_types_to_quantize=list(QUANTIZED_OPS),
-            nodes_to_quantize=_weighted(onnx.load(str(pre), load_external_data=False).graph),
+            nodes_to_quantize=_weighted(prepared.graph),
             per_channel=True, reduce_range=False, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
             calibrate_method={"percentile": CalibrationMethod.Percentile, "entropy": CalibrationMethod.Entropy,
                               "minmax": CalibrationMethod.MinMax}[method],
@@ -82,6 +85,24 @@ def quantize_int8(fp32: Path, out: Path, windows: np.ndarray, input_name: str, m
                            # int8 inputs only: their outputs stay fp32 for the adds, softmax and norms after them
                            "OpTypesToExcludeOutputQuantization": list(QUANTIZED_OPS)})
         return save_graph(onnx.load(str(qdq)), out, external_threshold)
+
+
+def _unshare_weights(graph) -> None:
+    """Give each MatMul/Gemm/Conv its own copy of an initializer other nodes read too (the exporter
+    merges equal tensors, e.g. the zero biases of a fresh model; the quantizer would hand LayerNorm
+    its int8 copy)."""
+    readers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    for tensor in list(graph.initializer):
+        nodes = readers.get(tensor.name, [])
+        if len(nodes) > 1 and any(n.op_type not in QUANTIZED_OPS for n in nodes):
+            for k, node in enumerate(n for n in nodes if n.op_type in QUANTIZED_OPS):
+                copy = graph.initializer.add()
+                copy.CopyFrom(tensor)
+                copy.name = f"{tensor.name}.{node.op_type}{k}"
+                node.input[:] = [copy.name if i == tensor.name else i for i in node.input]
 
 
 def _weighted(graph) -> list[str]:
