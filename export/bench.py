@@ -23,7 +23,7 @@ import torch
 
 import edgebind
 from edgebind.errors import ConfigError
-from edgebind.export.parity import HELDOUT_SEED, MIN_COSINE_REDUCED, held_out
+from edgebind.export.parity import HELDOUT_SEED, MAX_TOP1_POINTS, MIN_COSINE_REDUCED, Gates, held_out
 from edgebind.export.runtime import MANIFEST_FILE, OnnxEncoder, graph_file, is_export_dir, read_manifest
 from edgebind.modality import Modality
 
@@ -194,8 +194,12 @@ def run_bench(model_spec: str, modalities: Optional[list[str]], options: BenchOp
                                   "pass --allow-random-weights (latency does not depend on the weights)")
             export_dir = export_out or Path(scratch) / "export"
             log(f"exporting {model_spec} ({', '.join(modalities)}; {', '.join(precisions)}) to {export_dir}")
+            # Random weights classify at chance, where near-ties flip: only the cosine gates mean anything.
+            top1 = 100.0 if model.random_weights else MAX_TOP1_POINTS
             export_built(model, model_spec, export_dir, [Modality.parse(m) for m in modalities],
-                         ExportOptions(precisions=precisions, allow_random_weights=allow_random_weights))
+                         ExportOptions(precisions=precisions, allow_random_weights=allow_random_weights,
+                                       gates=Gates(max_top1_points=top1),
+                                       reduced_gates=Gates(MIN_COSINE_REDUCED, max_top1_points=top1)))
         if options.openvino and _version("openvino") is None:
             log("OpenVINO is not installed (pip install 'edgebind[openvino]'): its fp32/bf16/int8 are skipped")
             options = dataclasses.replace(options, openvino=False)
