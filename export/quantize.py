@@ -71,6 +71,7 @@ def quantize_int8(fp32: Path, out: Path, windows: np.ndarray, input_name: str, m
         quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True, save_as_external_data=large,
                           all_tensors_to_one_file=True)
         prepared = onnx.load(str(pre))
+        _name_nodes(prepared.graph)  # nodes_to_quantize goes by name
         _unshare_weights(prepared.graph)
         save_graph(prepared, pre, external_threshold)
         quantize_static(
@@ -85,6 +86,12 @@ def quantize_int8(fp32: Path, out: Path, windows: np.ndarray, input_name: str, m
                            # int8 inputs only: their outputs stay fp32 for the adds, softmax and norms after them
                            "OpTypesToExcludeOutputQuantization": list(QUANTIZED_OPS)})
         return save_graph(onnx.load(str(qdq)), out, external_threshold)
+
+
+def _name_nodes(graph) -> None:
+    """Give every unnamed node of `graph` a unique name (onnxruntime's tools select nodes by name)."""
+    for i, node in enumerate(graph.node):
+        node.name = node.name or f"{node.op_type}_{i}"
 
 
 def _unshare_weights(graph) -> None:
@@ -106,15 +113,17 @@ def _unshare_weights(graph) -> None:
 
 
 def _weighted(graph) -> list[str]:
-    """Names of the MatMul/Gemm/Conv nodes of `graph` that read a weight (an initializer) and whose
-    activation is read by nothing else but such nodes (the quantizer would hand its int8 copy to all)."""
+    """Names of the MatMul/Gemm/Conv nodes of `graph` that read a weight (an initializer), whose
+    activation is read by nothing else but such nodes (the quantizer would hand its int8 copy to all),
+    and whose bias, if any, is a weight (`quant_pre_process` fuses a residual Add into a Gemm's bias)."""
     weights = {t.name for t in graph.initializer}
     readers: dict[str, set[str]] = {}
     for node in graph.node:
         for name in node.input:
             readers.setdefault(name, set()).add(node.op_type)
     return [n.name for n in graph.node if n.op_type in QUANTIZED_OPS and any(i in weights for i in n.input)
-            and all(readers[i] <= {*QUANTIZED_OPS, *SHAPE_ONLY} for i in n.input if i and i not in weights)]
+            and all(readers[i] <= {*QUANTIZED_OPS, *SHAPE_ONLY} for i in n.input if i and i not in weights)
+            and all(i in weights for i in n.input[2:] if i)]  # a bias that is an activation: a fused residual
 
 
 def _tail(graph, heavy: tuple[str, ...] = QUANTIZED_OPS) -> list[str]:
@@ -132,8 +141,7 @@ def convert_fp16(fp32: Path, out: Path, external_threshold: int = EXTERNAL_THRES
     from onnxruntime.transformers.onnx_model import OnnxModel
 
     proto = onnx.load(str(fp32))
-    for i, node in enumerate(proto.graph.node):  # the block list goes by node name: give every node one
-        node.name = node.name or f"{node.op_type}_{i}"
+    _name_nodes(proto.graph)  # the block list goes by node name
     half = convert_float_to_float16(proto, keep_io_types=True, op_block_list=list(FP16_KEEP_FP32),
                                     node_block_list=_tail(proto.graph))
     graph = OnnxModel(half)

@@ -92,3 +92,28 @@ def test_bench_writes_every_figure_and_pick_sets_the_default_backend(exported, t
     write_default_backend(exported, {**choice, "precision": "int8"})  # the backend follows the manifest's choice
     assert build_backend({"model": str(exported)}, ["audio"]).model.precision == "int8"
     assert build_backend({"model": str(exported), "precision": "fp32"}, ["audio"]).model.precision == "fp32"
+
+
+def test_shared_activations_and_merged_initializers_stay_fp32_outside_matmul_gemm_conv(tmp_path):
+    """x feeds a MatMul, a Sigmoid and a residual Add; a zero bias is shared by a Gemm and a LayerNorm (what the
+    exporter makes of a fresh model): neither the Add nor the LayerNorm may read an int8 copy."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from edgebind.export.quantize import quantize_int8
+
+    rng = np.random.default_rng(0)
+    weights = [numpy_helper.from_array(rng.normal(size=(8, 8)).astype(np.float32), n) for n in ("w1", "w2")]
+    zeros = numpy_helper.from_array(np.zeros(8, np.float32), "zero")
+    ones = numpy_helper.from_array(np.ones(8, np.float32), "one")
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"]), helper.make_node("Sigmoid", ["x"], ["s"]),
+             helper.make_node("Mul", ["h", "s"], ["m"]), helper.make_node("Add", ["x", "m"], ["r"]),
+             helper.make_node("LayerNormalization", ["r", "one", "zero"], ["n"]),
+             helper.make_node("Gemm", ["n", "w2", "zero"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", 8])],
+                              [*weights, zeros, ones])
+    onnx.save_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(tmp_path / "g.onnx"))
+    q = quantize_int8(tmp_path / "g.onnx", tmp_path / "g.int8.onnx", rng.normal(size=(16, 8)).astype(np.float32), "x")
+    assert check_quantized(q.path) == []
+    # The MatMul stays fp32: its input is the Sigmoid's and the residual's too.
+    assert quantized_ops(q.path) == {"Gemm": 1}
