@@ -24,12 +24,12 @@ import torch
 import edgebind
 from edgebind.errors import ConfigError
 from edgebind.export.parity import HELDOUT_SEED, MAX_TOP1_POINTS, MIN_COSINE_REDUCED, Gates, held_out
-from edgebind.export.runtime import MANIFEST_FILE, OnnxEncoder, graph_file, is_export_dir, read_manifest
+from edgebind.export.runtime import MANIFEST_FILE, OnnxEncoder, OpenVinoEncoder, graph_file, is_export_dir, read_manifest
 from edgebind.modality import Modality
 
 # Best GEMM rates measured on the project's 2-core AVX-512 CPU (numpy fp32, torch bf16, torch._int_mm int8).
 REFERENCE_GFLOPS = {"fp32": 230.0, "bf16": 820.0, "fp16": 820.0, "int8": 1600.0}
-NODE_BACKENDS = ("onnxruntime",)  # what the node can run from an export directory (candidates for --pick)
+NODE_BACKENDS = ("onnxruntime", "openvino")  # what the node can run from an export directory (candidates for --pick)
 
 
 @dataclass
@@ -64,19 +64,6 @@ def _flops(model, modality: str, x: torch.Tensor) -> int:
     return int(counter.get_total_flops())
 
 
-def _openvino(path: Path, precision: str, threads: Optional[int]):
-    """An OpenVINO CPU model compiled from ONNX `path` (int8: the QDQ graph); None when not installed."""
-    try:
-        import openvino as ov
-    except ImportError:
-        return None
-    config = {"INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"}
-    if threads:
-        config["INFERENCE_NUM_THREADS"] = threads
-    compiled = ov.Core().compile_model(str(path), "CPU", config)
-    return lambda x: np.asarray(compiled(np.asarray(x))[0], np.float32)
-
-
 def _competitors(model, modality: str, export_dir: Path, entry: dict, options: BenchOptions) -> dict:
     """(backend, precision) -> preprocessed batch -> embeddings."""
     def bf16(x):
@@ -90,11 +77,11 @@ def _competitors(model, modality: str, export_dir: Path, entry: dict, options: B
                               precision=precision)
         runs["onnxruntime", precision] = lambda x, e=encoder: e(x, batch_size=len(x))
     if options.openvino:
-        for precision, graph in (("fp32", "fp32"), ("bf16", "fp32"), ("int8", "int8")):
-            if graph in precisions:
-                compiled = _openvino(export_dir / graph_file(entry, graph, modality), precision, options.threads)
-                if compiled is not None:
-                    runs["openvino", precision] = lambda x, c=compiled: c(x.numpy())
+        for precision in ("fp32", "bf16", "int8"):
+            if precision in (*precisions, "bf16"):
+                encoder = OpenVinoEncoder(export_dir / graph_file(entry, precision, modality), options.threads,
+                                          precision)
+                runs["openvino", precision] = lambda x, e=encoder: e(x, batch_size=len(x))
     return runs
 
 

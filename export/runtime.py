@@ -75,9 +75,28 @@ class OnnxEncoder:
         return np.concatenate(chunks).astype(np.float32, copy=False)
 
 
+class OpenVinoEncoder:
+    """One exported encoder compiled by OpenVINO for the CPU: fp32, bf16 (the fp32 graph with bf16
+    inference precision) or int8 (the QDQ graph); the same call as OnnxEncoder."""
+
+    def __init__(self, path: "str | Path", threads: int | None = None, precision: str = "fp32"):
+        ov = require("openvino", "openvino", "the openvino backend")
+        config: dict = {"INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"}
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = threads
+        self.compiled = ov.Core().compile_model(str(path), "CPU", config)
+        self.input_dtype = np.int64 if "i64" in str(self.compiled.inputs[0].get_element_type()) else np.float32
+
+    def __call__(self, x: Any, batch_size: int = 32) -> np.ndarray:
+        x = np.asarray(x.numpy() if hasattr(x, "numpy") else x, dtype=self.input_dtype)
+        chunks = [np.asarray(self.compiled(x[i : i + batch_size])[0]) for i in range(0, len(x), batch_size)]
+        return np.concatenate(chunks).astype(np.float32, copy=False)
+
+
 def graph_file(entry: dict, precision: str, name: str = "") -> str:
-    """The file of encoder `name`'s manifest `entry` in `precision` (fp32: the graph; else its variant)."""
-    if precision == entry.get("precision", "fp32"):
+    """The file of encoder `name`'s manifest `entry` in `precision` (fp32, and bf16 which runtimes
+    derive from it: the graph; else its variant)."""
+    if precision in ("bf16", entry.get("precision", "fp32")):
         return entry["file"]
     variants = entry.get("variants", {})
     if precision not in variants:
@@ -87,10 +106,12 @@ def graph_file(entry: dict, precision: str, name: str = "") -> str:
 
 
 class ExportedModel:
-    """The encoders of an export directory (all, or `modalities`) in `precision`, run by onnxruntime."""
+    """The encoders of an export directory (all, or `modalities`) in `precision`, run by onnxruntime
+    (`providers`) or by OpenVINO (`engine="openvino"`)."""
 
     def __init__(self, directory: "str | Path", modalities: Iterable["Modality | str"] | None = None,
-                 providers: Sequence[str] = DEFAULT_PROVIDERS, threads: int | None = None, precision: str = "fp32"):
+                 providers: Sequence[str] = DEFAULT_PROVIDERS, threads: int | None = None, precision: str = "fp32",
+                 engine: str = "onnxruntime"):
         self.directory = Path(directory).expanduser()
         self.manifest = read_manifest(self.directory)
         encoders = self.manifest["encoders"]
@@ -101,8 +122,12 @@ class ExportedModel:
                                 f"{', '.join(encoders)} (export it with --modalities)")
         self._modalities = tuple(m.value for m in Modality if m.value in wanted)
         self.precision = precision
-        self._encoders = {m: OnnxEncoder(self.directory / graph_file(encoders[m], precision, m), providers, threads,
-                                         precision) for m in self._modalities}
+        def load(path: Path):
+            if engine == "openvino":
+                return OpenVinoEncoder(path, threads, precision)
+            return OnnxEncoder(path, providers, threads, precision)
+
+        self._encoders = {m: load(self.directory / graph_file(encoders[m], precision, m)) for m in self._modalities}
         self._transforms: dict[str, "Transform"] = {}
 
     @property

@@ -117,3 +117,18 @@ def test_shared_activations_and_merged_initializers_stay_fp32_outside_matmul_gem
     assert check_quantized(q.path) == []
     # The MatMul stays fp32: its input is the Sigmoid's and the residual's too.
     assert quantized_ops(q.path) == {"Gemm": 1}
+
+
+def test_the_openvino_backend_runs_each_precision_and_is_picked_from_the_manifest(exported):
+    pytest.importorskip("openvino", reason="the openvino extra is not installed (pip install 'edgebind[openvino]')")
+    clip = (np.random.default_rng(1).normal(0, 0.1, 32000).astype(np.float32), 16000)
+    ref = build_backend({"model": str(exported), "precision": "fp32"}, ["audio"]).embed("audio", [clip])
+    for precision in ("fp32", "bf16", "int8"):
+        backend = build_backend({"type": "openvino", "model": str(exported), "precision": precision}, ["audio"])
+        assert backend.describe().startswith(f"openvino CPU {precision} ")
+        assert float((backend.embed("audio", [clip]) @ ref.T)[0, 0]) >= (0.9999 if precision == "fp32" else 0.98)
+    write_default_backend(exported, {"type": "openvino", "precision": "int8"})
+    picked = build_backend({"model": str(exported)}, ["audio"])  # no type: the manifest's default_backend
+    assert picked.describe().startswith("openvino CPU int8 ")
+    with pytest.raises(ConfigError, match="openvino backend precision"):
+        build_backend({"type": "openvino", "model": str(exported), "precision": "fp16"}, ["audio"])
