@@ -1,8 +1,8 @@
-"""The `onnxruntime` backend: an export directory's graphs run by onnxruntime for the node.
+"""The `onnxruntime` and `openvino` backends: an export directory's graphs run for the node.
 
 Registered in edgebind.runtime.backend's BACKENDS when imported (the registry imports this module
-on the first lookup of `onnxruntime`). The CPU provider is the default; CUDA and TensorRT execution
-providers are chosen with `providers`.
+on the first lookup of either). onnxruntime: the CPU provider is the default; CUDA and TensorRT
+execution providers are chosen with `providers`. openvino: the CPU plugin, fp32 / bf16 / int8.
 """
 from __future__ import annotations
 
@@ -11,10 +11,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from edgebind.config import check_choice
 from edgebind.errors import ConfigError
-from edgebind.export.runtime import DEFAULT_PROVIDERS, ExportedModel, is_export_dir
+from edgebind.export.quantize import PRECISIONS
+from edgebind.export.runtime import DEFAULT_PROVIDERS, ExportedModel, is_export_dir, read_manifest
 from edgebind.runtime.backend import BACKENDS, Backend, BackendConfig
 
+OPENVINO_PRECISIONS = ("fp32", "bf16", "int8")
 DEFAULT_LOGIT_SCALE = 100.0  # for an encoder without a trained scale (the vision tower), as TorchBackend
 
 
@@ -23,9 +26,12 @@ class OnnxRuntimeConfig(BackendConfig):
     type: str = "onnxruntime"
     providers: list = field(default_factory=lambda: list(DEFAULT_PROVIDERS))  # e.g. CUDAExecutionProvider
     threads: int | None = None  # intra-op threads (None: onnxruntime's default, one per core)
+    precision: str | None = None  # fp32, fp16, int8: the export's variant (None: its default_backend's, else fp32)
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.precision is not None:
+            check_choice(self.precision, PRECISIONS, "onnxruntime backend precision")
         if not is_export_dir(self.model):
             raise ConfigError(f"onnxruntime backend: model {self.model!r} is not an export directory (a folder "
                               "with manifest.json); make one with `edgebind export --model ... --out DIR`")
@@ -39,7 +45,8 @@ class OnnxRuntimeBackend(Backend):
 
     def __init__(self, config: OnnxRuntimeConfig, modalities: Sequence[str] | None = None) -> None:
         self.config = config
-        self.model = ExportedModel(config.model, modalities, config.providers, config.threads)
+        self.model = ExportedModel(config.model, modalities, config.providers, config.threads,
+                                   config.precision or _default_precision(config), engine=config.type)
 
     @property
     def modalities(self) -> tuple[str, ...]:
@@ -65,4 +72,32 @@ class OnnxRuntimeBackend(Backend):
         return DEFAULT_LOGIT_SCALE if scale is None else float(scale)
 
     def describe(self) -> str:
-        return f"onnxruntime {','.join(self.config.providers)} {self.config.model} (from {self.model_id})"
+        where = ",".join(self.config.providers) if self.config.type == "onnxruntime" else "CPU"
+        return f"{self.config.type} {where} {self.model.precision} {self.config.model} (from {self.model_id})"
+
+
+def _default_precision(config: OnnxRuntimeConfig) -> str:
+    """The precision `edgebind bench --pick` chose for this backend type, else fp32."""
+    choice = read_manifest(config.model).get("default_backend", {})
+    return choice.get("precision", "fp32") if choice.get("type") == config.type else "fp32"
+
+
+@dataclass(kw_only=True)
+class OpenVinoConfig(OnnxRuntimeConfig):
+    type: str = "openvino"
+    precision: str | None = None  # fp32, bf16 (the fp32 graph), int8 (the QDQ variant); None: as picked, else fp32
+
+    def __post_init__(self) -> None:
+        BackendConfig.__post_init__(self)
+        if self.precision is not None:
+            check_choice(self.precision, OPENVINO_PRECISIONS, "openvino backend precision")
+        if not is_export_dir(self.model):
+            raise ConfigError(f"openvino backend: model {self.model!r} is not an export directory; make one with "
+                              "`edgebind export --model ... --precision fp32,int8 --out DIR`")
+
+
+@BACKENDS.register("openvino")
+class OpenVinoBackend(OnnxRuntimeBackend):
+    """The exported encoders compiled by OpenVINO's CPU plugin (optional: pip install 'edgebind[openvino]')."""
+
+    config_cls = OpenVinoConfig

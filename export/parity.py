@@ -18,7 +18,9 @@ from edgebind.scoring import class_embeddings, zeroshot_scores
 from edgebind.synthetic import WorldConfig, make_world, prompt_ensemble
 
 HELDOUT_SEED = 7919  # training worlds use seeds 0 and 1 (edgebind reproduce); this one is unseen
+CALIB_SEED = 104729  # int8 calibration windows: another unseen world, so the gates never see them
 MIN_COSINE = 0.9999  # fp32
+MIN_COSINE_REDUCED = 0.99  # fp16 / int8 variants
 MAX_TOP1_POINTS = 1.0  # zero-shot top-1 may differ from PyTorch's by at most this many points
 
 Embedder = Callable[[torch.Tensor], np.ndarray]  # preprocessed batch -> unit-norm embeddings
@@ -47,7 +49,8 @@ class Parity:
         if not self.cosine_min >= gates.min_cosine:
             found.append(f"{self.modality}: cosine vs PyTorch min {self.cosine_min:.6f} (mean {self.cosine_mean:.6f}) "
                          f"over {self.samples} held-out inputs is below the gate {gates.min_cosine}")
-        if self.top1_torch is not None and not abs(self.top1_export - self.top1_torch) <= gates.max_top1_points:
+        # 1e-6: percentages of a few samples are not exact in floating point (72.0 - 71.0 > 1.0)
+        if self.top1_torch is not None and not abs(self.top1_export - self.top1_torch) <= gates.max_top1_points + 1e-6:
             found.append(f"{self.modality}: zero-shot top-1 {self.top1_export:.1f}% vs PyTorch {self.top1_torch:.1f}% "
                          f"differs by more than {gates.max_top1_points} point(s)")
         return found
@@ -70,12 +73,12 @@ class HeldOut:
     num_classes: int
 
 
-def held_out(model, modalities, samples: int, classes: int, folder: Path) -> HeldOut:
-    """Render `samples` held-out synthetic samples into `folder` and preprocess them for `modalities`
-    with `model`'s transforms (files, as in training); the text inputs are the captions."""
+def held_out(model, modalities, samples: int, classes: int, folder: Path, seed: int = HELDOUT_SEED) -> HeldOut:
+    """Render `samples` held-out synthetic samples (world `seed`) into `folder` and preprocess them for
+    `modalities` with `model`'s transforms (files, as in training); the text inputs are the captions."""
     from edgebind.manifest import read_manifest
 
-    config = WorldConfig(num_classes=classes, seed=HELDOUT_SEED)
+    config = WorldConfig(num_classes=classes, seed=seed)
     rows = read_manifest(make_world(folder, samples, config, progress=False))
     names = list(config.class_names)
     inputs = {m.value: model.transform(m).batch([r.raw(m.value) for r in rows]) for m in modalities}

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
-from edgebind.errors import CheckpointError, ModalityError, require
+from edgebind.errors import CheckpointError, ConfigError, ModalityError, require
 from edgebind.modality import Modality
 
 if TYPE_CHECKING:
@@ -44,14 +44,18 @@ def read_manifest(directory: "str | Path") -> dict:
     return manifest
 
 
-def session(path: "str | Path", providers: Sequence[str] = DEFAULT_PROVIDERS, threads: int | None = None):
-    """An onnxruntime InferenceSession on `path` (all graph optimisations on). Its threads sleep
-    between runs instead of spinning: a node embeds in bursts, and spinning cost it ~25% of a core
-    at idle on the sim sensors (benchmarks/node_sim.json, "rates")."""
+def session(path: "str | Path", providers: Sequence[str] = DEFAULT_PROVIDERS, threads: int | None = None,
+            precision: str = "fp32"):
+    """An onnxruntime InferenceSession on `path` (all graph optimisations on; for an fp16 graph on the
+    CPU provider all but the layout ones: onnxruntime 1.32 crashes building those for fp16). Its
+    threads sleep between runs instead of spinning: a node embeds in bursts, and spinning cost it
+    ~25% of a core at idle on the sim sensors (benchmarks/node_sim.json, "rates")."""
     ort = require("onnxruntime", "export", "running exported models")
     options = ort.SessionOptions()
     options.log_severity_level = 3
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if precision == "fp16" and providers[0] == "CPUExecutionProvider":
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
     if threads:
         options.intra_op_num_threads = threads
     return ort.InferenceSession(str(path), options, providers=list(providers))
@@ -60,8 +64,9 @@ def session(path: "str | Path", providers: Sequence[str] = DEFAULT_PROVIDERS, th
 class OnnxEncoder:
     """One exported encoder: preprocessed batches in, unit-norm float32 embeddings out."""
 
-    def __init__(self, path: "str | Path", providers: Sequence[str] = DEFAULT_PROVIDERS, threads: int | None = None):
-        self.session = session(path, providers, threads)
+    def __init__(self, path: "str | Path", providers: Sequence[str] = DEFAULT_PROVIDERS, threads: int | None = None,
+                 precision: str = "fp32"):
+        self.session = session(path, providers, threads, precision)
         spec = self.session.get_inputs()[0]
         self.input_name = spec.name
         self.input_dtype = np.int64 if "int64" in spec.type else np.float32
@@ -73,11 +78,43 @@ class OnnxEncoder:
         return np.concatenate(chunks).astype(np.float32, copy=False)
 
 
+class OpenVinoEncoder:
+    """One exported encoder compiled by OpenVINO for the CPU: fp32, bf16 (the fp32 graph with bf16
+    inference precision) or int8 (the QDQ graph); the same call as OnnxEncoder."""
+
+    def __init__(self, path: "str | Path", threads: int | None = None, precision: str = "fp32"):
+        ov = require("openvino", "openvino", "the openvino backend")
+        config: dict = {"INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"}
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = threads
+        self.compiled = ov.Core().compile_model(str(path), "CPU", config)
+        self.input_dtype = np.int64 if "i64" in str(self.compiled.inputs[0].get_element_type()) else np.float32
+
+    def __call__(self, x: Any, batch_size: int = 32) -> np.ndarray:
+        x = np.asarray(x.numpy() if hasattr(x, "numpy") else x, dtype=self.input_dtype)
+        chunks = [np.asarray(self.compiled(x[i : i + batch_size])[0]) for i in range(0, len(x), batch_size)]
+        return np.concatenate(chunks).astype(np.float32, copy=False)
+
+
+def graph_file(entry: dict, precision: str, name: str = "") -> str:
+    """The file of encoder `name`'s manifest `entry` in `precision` (fp32, and bf16 which runtimes
+    derive from it: the graph; else its variant)."""
+    if precision in ("bf16", entry.get("precision", "fp32")):
+        return entry["file"]
+    variants = entry.get("variants", {})
+    if precision not in variants:
+        raise ConfigError(f"this export has no {precision} variant of the {name} encoder (it has: "
+                          f"{', '.join(['fp32', *variants])}); export it with --precision fp32,{precision}")
+    return variants[precision]["file"]
+
+
 class ExportedModel:
-    """The encoders of an export directory (all, or `modalities`), run by onnxruntime."""
+    """The encoders of an export directory (all, or `modalities`) in `precision`, run by onnxruntime
+    (`providers`) or by OpenVINO (`engine="openvino"`)."""
 
     def __init__(self, directory: "str | Path", modalities: Iterable["Modality | str"] | None = None,
-                 providers: Sequence[str] = DEFAULT_PROVIDERS, threads: int | None = None):
+                 providers: Sequence[str] = DEFAULT_PROVIDERS, threads: int | None = None, precision: str = "fp32",
+                 engine: str = "onnxruntime"):
         self.directory = Path(directory).expanduser()
         self.manifest = read_manifest(self.directory)
         encoders = self.manifest["encoders"]
@@ -87,8 +124,13 @@ class ExportedModel:
             raise ModalityError(f"export {self.directory} has no {', '.join(missing)} encoder; it has: "
                                 f"{', '.join(encoders)} (export it with --modalities)")
         self._modalities = tuple(m.value for m in Modality if m.value in wanted)
-        self._encoders = {m: OnnxEncoder(self.directory / encoders[m]["file"], providers, threads)
-                          for m in self._modalities}
+        self.precision = precision
+        def load(path: Path):
+            if engine == "openvino":
+                return OpenVinoEncoder(path, threads, precision)
+            return OnnxEncoder(path, providers, threads, precision)
+
+        self._encoders = {m: load(self.directory / graph_file(encoders[m], precision, m)) for m in self._modalities}
         self._transforms: dict[str, "Transform"] = {}
 
     @property

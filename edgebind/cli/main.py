@@ -15,14 +15,14 @@ Run `edgebind COMMAND --help` for a command's options and examples."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from edgebind.cli import (calibrate, convert, demo, devices, embed, eval, export, extract, models, query, record,
+    from edgebind.cli import (bench, calibrate, convert, demo, devices, embed, eval, export, extract, models, query, record,
                               reproduce, run, train)
 
     parser = argparse.ArgumentParser(
         prog="edgebind", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (calibrate, convert, demo, devices, embed, eval, export, extract, models, query, record, reproduce,
+    for module in (bench, calibrate, convert, demo, devices, embed, eval, export, extract, models, query, record, reproduce,
                    run, train):
         module.add_parser(sub)
     return parser

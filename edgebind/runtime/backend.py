@@ -36,7 +36,7 @@ class BackendConfig:
 
 
 # Backends living outside this package, imported on their first lookup (optional dependencies).
-PLUGIN_BACKENDS = {"onnxruntime": "edgebind.export.backends"}
+PLUGIN_BACKENDS = {"onnxruntime": "edgebind.export.backends", "openvino": "edgebind.export.backends"}
 
 
 def backend_class(name: str) -> type["Backend"]:
@@ -47,10 +47,13 @@ def backend_class(name: str) -> type["Backend"]:
 
 
 def default_type(model: Any) -> str:
-    """The backend a model spec implies: onnxruntime for an export directory, else torch."""
-    from edgebind.export.runtime import is_export_dir
+    """The backend a model spec implies: for an export directory the one `edgebind bench --pick` wrote
+    into its manifest, else onnxruntime; torch for anything else."""
+    from edgebind.export.runtime import is_export_dir, read_manifest
 
-    return "onnxruntime" if isinstance(model, str) and is_export_dir(model) else "torch"
+    if not (isinstance(model, str) and is_export_dir(model)):
+        return "torch"
+    return read_manifest(model).get("default_backend", {}).get("type", "onnxruntime")
 
 
 def backend_config(data: "dict[str, Any] | BackendConfig", where: str = "backend") -> BackendConfig:
