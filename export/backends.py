@@ -7,7 +7,7 @@ execution providers are chosen with `providers`. openvino: the CPU plugin, fp32 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
@@ -15,7 +15,7 @@ from edgebind.config import check_choice
 from edgebind.errors import ConfigError
 from edgebind.export.quantize import PRECISIONS
 from edgebind.export.runtime import DEFAULT_PROVIDERS, ExportedModel, is_export_dir, read_manifest
-from edgebind.runtime.backend import BACKENDS, Backend, BackendConfig
+from edgebind.runtime.backend import BACKENDS, Backend, BackendConfig, window_seconds
 
 OPENVINO_PRECISIONS = ("fp32", "bf16", "int8")
 DEFAULT_LOGIT_SCALE = 100.0  # for an encoder without a trained scale (the vision tower), as TorchBackend
@@ -28,12 +28,14 @@ class OnnxRuntimeConfig(BackendConfig):
     threads: int | None = None  # intra-op threads (None: onnxruntime's default, one per core)
     precision: str | None = None  # fp32, fp16, int8: the export's variant (None: its default_backend's, else fp32)
 
+    precisions: ClassVar[tuple[str, ...]] = PRECISIONS  # the variants this backend runs
+
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.precision is not None:
-            check_choice(self.precision, PRECISIONS, "onnxruntime backend precision")
+            check_choice(self.precision, self.precisions, f"{self.type} backend precision")
         if not is_export_dir(self.model):
-            raise ConfigError(f"onnxruntime backend: model {self.model!r} is not an export directory (a folder "
+            raise ConfigError(f"{self.type} backend: model {self.model!r} is not an export directory (a folder "
                               "with manifest.json); make one with `edgebind export --model ... --out DIR`")
 
 
@@ -64,8 +66,7 @@ class OnnxRuntimeBackend(Backend):
         return self.model.embed(modality, items, self.config.batch_size)
 
     def window_s(self, modality: str) -> float:
-        config = self.model.transform(modality).config
-        return config.clip_duration if modality == "audio" else config.length / config.rate_hz
+        return window_seconds(modality, self.model.transform(modality))
 
     def logit_scale(self, modality: str) -> float:
         scale = self.model.logit_scale(modality)
@@ -86,14 +87,7 @@ def _default_precision(config: OnnxRuntimeConfig) -> str:
 class OpenVinoConfig(OnnxRuntimeConfig):
     type: str = "openvino"
     precision: str | None = None  # fp32, bf16 (the fp32 graph), int8 (the QDQ variant); None: as picked, else fp32
-
-    def __post_init__(self) -> None:
-        BackendConfig.__post_init__(self)
-        if self.precision is not None:
-            check_choice(self.precision, OPENVINO_PRECISIONS, "openvino backend precision")
-        if not is_export_dir(self.model):
-            raise ConfigError(f"openvino backend: model {self.model!r} is not an export directory; make one with "
-                              "`edgebind export --model ... --precision fp32,int8 --out DIR`")
+    precisions: ClassVar[tuple[str, ...]] = OPENVINO_PRECISIONS
 
 
 @BACKENDS.register("openvino")

@@ -72,6 +72,12 @@ def build_backend(config: "dict[str, Any] | BackendConfig", modalities: Sequence
     return backend_class(config.type)(config, modalities)
 
 
+def window_seconds(modality: str, transform: Any) -> float:
+    """The seconds of signal one input of `transform` holds: the audio clip or the IMU window."""
+    config = transform.config
+    return config.clip_duration if modality == "audio" else config.length / config.rate_hz
+
+
 class Backend(abc.ABC):
     """Embeds batches of raw inputs; `logit_scale(m)` is the temperature its scores use."""
 
@@ -162,8 +168,7 @@ class TorchBackend(Backend):
         return vectors.float().cpu().numpy()
 
     def window_s(self, modality: str) -> float:
-        config = self.model.transform(modality).config
-        return config.clip_duration if modality == "audio" else config.length / config.rate_hz
+        return window_seconds(modality, self.model.transform(modality))
 
     def logit_scale(self, modality: str) -> float:
         scale = self.model.logit_scale(modality)
