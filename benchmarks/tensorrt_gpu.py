@@ -40,7 +40,8 @@ def save_reference(export_dir: Path) -> Path:
     encoders = read_manifest(export_dir)["encoders"]
     arrays = {}
     with tempfile.TemporaryDirectory(prefix="edgebind-trt-ref-") as folder:
-        rows = read_world(make_world(Path(folder), WINDOWS, WorldConfig(num_classes=CLASSES, seed=SEED), progress=False))
+        world = make_world(Path(folder), WINDOWS, WorldConfig(num_classes=CLASSES, seed=SEED), progress=False)
+        rows = read_world(world)
         fp32 = ExportedModel(export_dir)
         for name, entry in encoders.items():
             x = fp32.transform(name).batch([r.raw(name) for r in rows])
@@ -116,7 +117,12 @@ def main() -> None:
     if args.save_reference:
         print(f"wrote {save_reference(args.export_dir)}")
         return
-    result = run_gpu(args.export_dir, [p.strip() for p in args.precisions.split(",")], args.runs, args.device)
+    from edgebind.errors import EdgeBindError
+
+    try:
+        result = run_gpu(args.export_dir, [p.strip() for p in args.precisions.split(",")], args.runs, args.device)
+    except EdgeBindError as exc:
+        raise SystemExit(f"tensorrt_gpu.py: error: {exc}") from None
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {args.out}")
 

@@ -106,7 +106,7 @@ class OpenVinoBackend(OnnxRuntimeBackend):
 @dataclass(kw_only=True)
 class TensorRtConfig(OnnxRuntimeConfig):
     type: str = "tensorrt"
-    precision: str | None = None  # fp32, fp16, int8: the engines `edgebind engine build` made; None: as picked, else fp16
+    precision: str | None = None  # fp32, fp16, int8: engines `edgebind engine build` made; None: as picked, else fp16
     device: str = "cuda:0"  # the GPU the engines were built for
     precisions: ClassVar[tuple[str, ...]] = ENGINE_PRECISIONS
     fallback_precision: ClassVar[str] = "fp16"

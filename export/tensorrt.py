@@ -249,8 +249,8 @@ class TensorRtEncoder:
         if len(inputs) != 1 or len(outputs) != 1:
             raise EngineError(f"{engine} has inputs {inputs} and outputs {outputs}: an encoder has one of each")
         self.input, self.output = inputs[0], outputs[0]
-        dtypes = {trt.float32: torch.float32, trt.float16: torch.float16, trt.int32: torch.int32,
-                  trt.int64: torch.int64}
+        dtypes = {getattr(trt, name): getattr(torch, name) for name in ("float32", "float16", "int32", "int64")
+                  if hasattr(trt, name)}  # TensorRT 8 has no int64: its parser casts token ids to int32
         self.input_dtype = dtypes[self.engine.get_tensor_dtype(self.input)]
         self.output_dtype = dtypes[self.engine.get_tensor_dtype(self.output)]
         self.max_batch = int(self.engine.get_tensor_profile_shape(self.input, 0)[2][0])

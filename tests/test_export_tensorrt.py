@@ -68,7 +68,8 @@ def test_the_sidecar_records_the_build_and_a_matching_machine_passes(engine):
 
 @pytest.mark.parametrize("target, message", [
     (Target("10.3.0", HERE.gpu, "9.0"), "built with TensorRT 11.4.0.106, this machine has 10.3.0"),
-    (Target(HERE.tensorrt, "NVIDIA A100-SXM4-80GB", "9.0"), "built on a NVIDIA H100 80GB HBM3, this GPU is a NVIDIA A100"),
+    (Target(HERE.tensorrt, "NVIDIA A100-SXM4-80GB", "9.0"),
+     "built on a NVIDIA H100 80GB HBM3, this GPU is a NVIDIA A100"),
     (Target(HERE.tensorrt, HERE.gpu, "8.7"), "built for compute capability 9.0, this GPU has 8.7"),
 ])
 def test_another_tensorrt_gpu_or_compute_capability_is_refused_with_the_rebuild_command(engine, target, message):
