@@ -48,6 +48,11 @@ class CheckpointError(EdgeBindError):
     """A checkpoint file is missing, truncated, or does not match its config."""
 
 
+class EngineError(CheckpointError):
+    """A TensorRT engine is missing, corrupt, or was built for another GPU, TensorRT version or ONNX
+    graph; the message gives the command that rebuilds it."""
+
+
 class RandomWeightsWarning(UserWarning):
     """Embeddings were asked of an encoder that still has its random initial weights."""
 

@@ -1,8 +1,9 @@
-"""The `onnxruntime` and `openvino` backends: an export directory's graphs run for the node.
+"""The `onnxruntime`, `openvino` and `tensorrt` backends: an export directory's graphs run for the node.
 
 Registered in edgebind.runtime.backend's BACKENDS when imported (the registry imports this module
-on the first lookup of either). onnxruntime: the CPU provider is the default; CUDA and TensorRT
+on the first lookup of any). onnxruntime: the CPU provider is the default; CUDA and TensorRT
 execution providers are chosen with `providers`. openvino: the CPU plugin, fp32 / bf16 / int8.
+tensorrt: the engines `edgebind engine build` put into the export directory, on `device`.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from edgebind.config import check_choice
 from edgebind.errors import ConfigError
 from edgebind.export.quantize import PRECISIONS
 from edgebind.export.runtime import DEFAULT_PROVIDERS, ExportedModel, is_export_dir, read_manifest
+from edgebind.export.tensorrt import ENGINE_PRECISIONS, device_index
 from edgebind.runtime.backend import BACKENDS, Backend, BackendConfig, window_seconds
 
 OPENVINO_PRECISIONS = ("fp32", "bf16", "int8")
@@ -29,6 +31,7 @@ class OnnxRuntimeConfig(BackendConfig):
     precision: str | None = None  # fp32, fp16, int8: the export's variant (None: its default_backend's, else fp32)
 
     precisions: ClassVar[tuple[str, ...]] = PRECISIONS  # the variants this backend runs
+    fallback_precision: ClassVar[str] = "fp32"  # when neither the config nor the manifest names one
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -48,7 +51,8 @@ class OnnxRuntimeBackend(Backend):
     def __init__(self, config: OnnxRuntimeConfig, modalities: Sequence[str] | None = None) -> None:
         self.config = config
         self.model = ExportedModel(config.model, modalities, config.providers, config.threads,
-                                   config.precision or _default_precision(config), engine=config.type)
+                                   config.precision or _default_precision(config), engine=config.type,
+                                   device=getattr(config, "device", "cuda:0"))
 
     @property
     def modalities(self) -> tuple[str, ...]:
@@ -73,14 +77,16 @@ class OnnxRuntimeBackend(Backend):
         return DEFAULT_LOGIT_SCALE if scale is None else float(scale)
 
     def describe(self) -> str:
-        where = ",".join(self.config.providers) if self.config.type == "onnxruntime" else "CPU"
+        where = {"onnxruntime": ",".join(self.config.providers), "openvino": "CPU"}.get(
+            self.config.type, getattr(self.config, "device", ""))
         return f"{self.config.type} {where} {self.model.precision} {self.config.model} (from {self.model_id})"
 
 
 def _default_precision(config: OnnxRuntimeConfig) -> str:
     """The precision `edgebind bench --pick` chose for this backend type, else fp32."""
     choice = read_manifest(config.model).get("default_backend", {})
-    return choice.get("precision", "fp32") if choice.get("type") == config.type else "fp32"
+    return choice.get("precision", config.fallback_precision) if choice.get("type") == config.type \
+        else config.fallback_precision
 
 
 @dataclass(kw_only=True)
@@ -95,3 +101,24 @@ class OpenVinoBackend(OnnxRuntimeBackend):
     """The exported encoders compiled by OpenVINO's CPU plugin (optional: pip install 'edgebind[openvino]')."""
 
     config_cls = OpenVinoConfig
+
+
+@dataclass(kw_only=True)
+class TensorRtConfig(OnnxRuntimeConfig):
+    type: str = "tensorrt"
+    precision: str | None = None  # fp32, fp16, int8: engines `edgebind engine build` made; None: as picked, else fp16
+    device: str = "cuda:0"  # the GPU the engines were built for
+    precisions: ClassVar[tuple[str, ...]] = ENGINE_PRECISIONS
+    fallback_precision: ClassVar[str] = "fp16"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        device_index(self.device)
+
+
+@BACKENDS.register("tensorrt")
+class TensorRtBackend(OnnxRuntimeBackend):
+    """The export's TensorRT engines on an NVIDIA GPU, each checked against its sidecar before loading
+    (optional: pip install 'edgebind[tensorrt]'; build them with `edgebind engine build`)."""
+
+    config_cls = TensorRtConfig

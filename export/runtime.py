@@ -51,6 +51,7 @@ def session(path: "str | Path", providers: Sequence[str] = DEFAULT_PROVIDERS, th
     threads sleep between runs instead of spinning: a node embeds in bursts, and spinning cost it
     ~25% of a core at idle on the sim sensors (benchmarks/node_sim.json, "rates")."""
     ort = require("onnxruntime", "export", "running exported models")
+    check_providers(providers, ort.get_available_providers(), ort.__version__)
     options = ort.SessionOptions()
     options.log_severity_level = 3
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -58,7 +59,30 @@ def session(path: "str | Path", providers: Sequence[str] = DEFAULT_PROVIDERS, th
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
     if threads:
         options.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), options, providers=list(providers))
+    made = ort.InferenceSession(str(path), options, providers=list(providers))
+    if providers[0] not in made.get_providers():  # onnxruntime-gpu falls back to the CPU when CUDA fails
+        raise ConfigError(f"onnxruntime could not start {providers[0]} for {path} (it fell back to "
+                          f"{made.get_providers()[0]}): {PROVIDER_NEEDS.get(providers[0], 'see its log above')}")
+    return made
+
+
+PROVIDER_NEEDS = {
+    "CUDAExecutionProvider": "onnxruntime-gpu in place of onnxruntime (pip uninstall onnxruntime; "
+                             "pip install onnxruntime-gpu), an NVIDIA GPU and its CUDA / cuDNN libraries",
+    "TensorrtExecutionProvider": "onnxruntime-gpu in place of onnxruntime, an NVIDIA GPU and TensorRT's "
+                                 "libraries (pip install 'edgebind[tensorrt]')",
+}
+
+
+def check_providers(providers: Sequence[str], available: Sequence[str], version: str = "") -> None:
+    """ConfigError unless `providers` is a non-empty list of execution providers this onnxruntime has;
+    the message names what each missing one needs."""
+    missing = [p for p in providers if p not in available]
+    if not providers or missing:
+        needs = "; ".join(f"{p} needs {PROVIDER_NEEDS.get(p, 'a known name (onnxruntime.get_available_providers())')}"
+                          for p in missing) or "give at least one, e.g. CPUExecutionProvider"
+        raise ConfigError(f"onnxruntime backend providers {list(providers)}: {', '.join(missing) or 'none given'} "
+                          f"not available in this onnxruntime {version} (it has: {', '.join(available)}); {needs}")
 
 
 class OnnxEncoder:
@@ -108,13 +132,22 @@ def graph_file(entry: dict, precision: str, name: str = "") -> str:
     return variants[precision]["file"]
 
 
+def tensorrt_encoder(directory: Path, entry: dict, modality: str, precision: str, device: str):
+    """The TensorRT engine of `modality` in `precision` listed in its manifest `entry`, checked and loaded."""
+    from edgebind.export.engines import engine_paths, rebuild_command
+    from edgebind.export.tensorrt import TensorRtEncoder
+
+    engine, graph = engine_paths(directory, entry, modality, precision)
+    return TensorRtEncoder(engine, graph, rebuild_command(directory, precision, modality), device)
+
+
 class ExportedModel:
     """The encoders of an export directory (all, or `modalities`) in `precision`, run by onnxruntime
-    (`providers`) or by OpenVINO (`engine="openvino"`)."""
+    (`providers`), by OpenVINO (`engine="openvino"`) or as TensorRT engines on `device` (`engine="tensorrt"`)."""
 
     def __init__(self, directory: "str | Path", modalities: Iterable["Modality | str"] | None = None,
                  providers: Sequence[str] = DEFAULT_PROVIDERS, threads: int | None = None, precision: str = "fp32",
-                 engine: str = "onnxruntime"):
+                 engine: str = "onnxruntime", device: str = "cuda:0"):
         self.directory = Path(directory).expanduser()
         self.manifest = read_manifest(self.directory)
         encoders = self.manifest["encoders"]
@@ -125,12 +158,15 @@ class ExportedModel:
                                 f"{', '.join(encoders)} (export it with --modalities)")
         self._modalities = tuple(m.value for m in Modality if m.value in wanted)
         self.precision = precision
-        def load(path: Path):
+        def load(modality: str):
+            if engine == "tensorrt":
+                return tensorrt_encoder(self.directory, encoders[modality], modality, precision, device)
+            path = self.directory / graph_file(encoders[modality], precision, modality)
             if engine == "openvino":
                 return OpenVinoEncoder(path, threads, precision)
             return OnnxEncoder(path, providers, threads, precision)
 
-        self._encoders = {m: load(self.directory / graph_file(encoders[m], precision, m)) for m in self._modalities}
+        self._encoders = {m: load(m) for m in self._modalities}
         self._transforms: dict[str, "Transform"] = {}
 
     @property

@@ -15,15 +15,15 @@ Run `edgebind COMMAND --help` for a command's options and examples."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from edgebind.cli import (bench, calibrate, convert, demo, devices, embed, eval, export, extract, models, query, record,
-                              reproduce, run, train)
+    from edgebind.cli import (bench, calibrate, convert, demo, devices, embed, engine, eval, export, extract, models, query,
+                              record, reproduce, run, train)
 
     parser = argparse.ArgumentParser(
         prog="edgebind", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (bench, calibrate, convert, demo, devices, embed, eval, export, extract, models, query, record, reproduce,
-                   run, train):
+    for module in (bench, calibrate, convert, demo, devices, embed, engine, eval, export, extract, models, query, record,
+                   reproduce, run, train):
         module.add_parser(sub)
     return parser
 

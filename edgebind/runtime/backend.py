@@ -36,7 +36,7 @@ class BackendConfig:
 
 
 # Backends living outside this package, imported on their first lookup (optional dependencies).
-PLUGIN_BACKENDS = {"onnxruntime": "edgebind.export.backends", "openvino": "edgebind.export.backends"}
+PLUGIN_BACKENDS = {name: "edgebind.export.backends" for name in ("onnxruntime", "openvino", "tensorrt")}
 
 
 def backend_class(name: str) -> type["Backend"]:
