@@ -3,7 +3,8 @@
 Parts (each writes its key of the JSON; run them one at a time, the machine has 2 cores):
 - detection: a long offline run (sim at speed 0, nothing dropped) of the default node (the sim
   world's classes as text events, the shipped calibration), scored against the sim's ground
-  truth: precision, recall and onset-to-event latency (sim clock) per modality.
+  truth: precision, recall and onset-to-event latency (sim clock) per modality; `onset_path`
+  says how many audio events the onset path opened (`--no-onset`: without it, as before it existed).
 - realtime: all four sim sensors at their default rates in real time for --seconds: windows
   embedded and dropped, window-end-to-embedding latency, onset-to-event latency on the wall
   clock, CPU share of the node's threads and of the whole process.
@@ -12,7 +13,7 @@ Parts (each writes its key of the JSON; run them one at a time, the machine has 
   real-time factor the node can sustain), and the CPU time per window.
 - soak: real time for --seconds: RSS and window-queue depth sampled every 10 s.
 
-usage: .venv/bin/python benchmarks/node_sim.py detection|realtime|rates|soak [--seconds S] [--models A,B]
+usage: .venv/bin/python benchmarks/node_sim.py detection|realtime|rates|soak [--seconds S] [--models A,B] [--no-onset]
 """
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def detection(args) -> dict:
     them, as the shipped calibration was made: 120 s of background-only sim, seed 5."""
     start = time.monotonic()
     settings = {"detector": {"enter_windows": args.enter_windows},
-                "windows": {"hop_s": args.hop, "audio_s": args.audio_s}}
+                "windows": {"hop_s": args.hop, "audio_s": args.audio_s, "onset": args.onset}}
     calibration = None
     if (args.enter_windows, args.hop, args.audio_s) != (2, 0.5, None):
         background = [{**s, "events": False, "seed": 5} for s in _sim(0, 120.0)]
@@ -72,10 +73,12 @@ def detection(args) -> dict:
     with Node(node_config(sensors=_sim(0, args.seconds), calibration=calibration, **settings)) as node:
         detections = [i for i in node if isinstance(i, Detection)]
         scenes = len(node.sources[0].schedule.events(args.seconds))
+    starts = [d for d in detections if d.kind == "start"]
     return {"sim_seconds": args.seconds, "enter_windows": args.enter_windows, "hop_s": args.hop,
-            "audio_window_s": args.audio_s, "scenes": scenes,
+            "audio_window_s": args.audio_s, "onset_path": args.onset, "scenes": scenes,
             "wall_s": round(time.monotonic() - start, 1),
-            "per_modality": detection_report(detections, scenes)}
+            "per_modality": detection_report(detections, scenes),
+            "audio_starts_by_onset_windows": sum(d.onset for d in starts)}
 
 
 def realtime(args) -> dict:
@@ -148,6 +151,7 @@ def main() -> None:
     parser.add_argument("--enter-windows", type=int, default=2, help="detection: windows to open an event")
     parser.add_argument("--hop", type=float, default=0.5, help="detection: seconds between windows")
     parser.add_argument("--audio-s", type=float, help="detection: audio window seconds (default: the model's)")
+    parser.add_argument("--no-onset", dest="onset", action="store_false", help="detection: without the onset path")
     args = parser.parse_args()
     defaults = {"detection": 1800.0, "realtime": 60.0, "rates": 15.0, "soak": 600.0}
     args.seconds = args.seconds or defaults[args.part]
@@ -155,6 +159,7 @@ def main() -> None:
     defaults_used = (args.enter_windows, args.hop, args.audio_s) == (2, 0.5, None)
     key = args.part if defaults_used else \
         f"{args.part}_enter{args.enter_windows}_hop{args.hop}" + (f"_audio{args.audio_s}" if args.audio_s else "")
+    key += "" if args.onset else "_no_onset"
     data[key] = {"measured": time.strftime("%Y-%m-%d"), "cpu_count": os.cpu_count(),
                        **globals()[args.part](args)}
     OUT.write_text(json.dumps(data, indent=1) + "\n")

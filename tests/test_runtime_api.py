@@ -98,7 +98,8 @@ def test_endpoints_answer_json_and_the_openapi_document_lists_them(recorded):
     assert request(api.url, "/health") == (200, {"status": "finished", "uptime_s": pytest.approx(0, abs=600)})
     status, stats = request(api.url, "/stats")
     assert status == 200 and set(stats["streams"]) == {"sim_audio/audio", "sim_imu/imu"}
-    assert stats["streams"]["sim_audio/audio"]["embedded"] == 45 and stats["window_drops"] == 0
+    # 45 regular windows over 24 s, and 5 onset windows for each of the sounds starting at 3, 11 and 19 s
+    assert stats["streams"]["sim_audio/audio"]["embedded"] == 45 + 3 * 5 and stats["window_drops"] == 0
     assert stats["store"]["rows"] == sum(isinstance(i, Embedding) for i in items)
     assert stats["api"]["published"] == len(items) and stats["sources"]["sim_audio"]["state"]
     status, openapi = request(api.url, "/openapi.json")

@@ -1,6 +1,7 @@
 """The node end to end over the sim sensors and the shipped model: detections match the sim's
 ground truth, a slow model drops windows instead of stalling capture, outputs reach callbacks,
 sinks and the command line, and the node never imports the training stack."""
+import dataclasses
 import json
 import signal
 import subprocess
@@ -39,7 +40,8 @@ def test_the_default_node_detects_the_sim_events(backend):
     embeddings = [i for i in items if isinstance(i, Embedding)]
     detections = [i for i in items if isinstance(i, Detection)]
     assert {e.modality for e in embeddings} == set(SIM) and stats["window_drops"] == 0
-    assert stats["streams"]["sim_audio/audio"]["windows"] == 157  # (80 - 2) / 0.5 + 1: every window
+    # (80 - 2) / 0.5 + 1 regular windows, and 5 onset windows for each of the 10 sounds starting
+    assert stats["streams"]["sim_audio/audio"]["windows"] == 157 + 10 * 5
     assert all(s["cpu_percent"] > 0 and s["windows_per_s"] > 0 for s in stats["streams"].values())
     assert all(e.vector.shape == (64,) and set(e.scores) == {ev.name for ev in config.events} for e in embeddings)
     starts = [d for d in detections if d.kind == "start"]
@@ -48,6 +50,28 @@ def test_the_default_node_detects_the_sim_events(backend):
     for modality in ("audio", "imu"):
         assert report[modality]["precision"] >= 0.8 and report[modality]["recall"] >= 0.6, report
     assert starts[0].snapshot and all(k.count("/") == 1 for k in starts[0].snapshot)
+
+
+def _first_starts(config, backend) -> dict:
+    """Scene -> the first correct start of its event, and every start, of a node run."""
+    with Node(config, backend=backend) as node:
+        starts = [d for d in node if isinstance(d, Detection) and d.kind == "start"]
+    first = {}
+    for d in starts:
+        if d.meta.get("event") and d.meta["label"] == d.event:
+            first.setdefault(d.meta["scene"], d)
+    return first, starts
+
+
+def test_the_onset_path_fires_within_a_hop_and_100_ms_of_each_sim_onset(backend):
+    config = node_config(sensors=_sim(40.0, modalities=("audio",)))  # 5 scenes, onsets at 3, 11, ... 35 s
+    first, starts = _first_starts(config, backend)
+    latency = {scene: d.t - d.meta["onset_host"] for scene, d in first.items()}  # sim time
+    assert sorted(latency) == [0, 1, 2, 3, 4] and len(starts) == 5, starts  # each event once, nothing else
+    assert all(d.onset for d in first.values()) and max(latency.values()) <= config.windows.hop_s + 0.1, latency
+    without = dataclasses.replace(config, windows=dataclasses.replace(config.windows, onset=False))
+    late, _ = _first_starts(without, backend)  # the 2 s windows alone: a second or more
+    assert min(d.t - d.meta["onset_host"] for d in late.values()) >= 1.0
 
 
 class SlowBackend(TorchBackend):
@@ -103,7 +127,7 @@ def test_run_and_calibrate_commands(tmp_path, capsys):
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert records and {r["kind"] for r in records} == {"start", "end"}
     assert all(abs(r["wall_time"] - time.time()) < 600 for r in records)
-    assert "sim_audio/audio        windows=37 embedded=37" in capsys.readouterr().out
+    assert "sim_audio/audio        windows=52 embedded=52" in capsys.readouterr().out  # 37 + 3 onsets x 5
 
     calibration = tmp_path / "quiet.json"
     assert main(["calibrate", "--sensors", "sim_audio", "--set", "sim_audio.events=false", "--set",
@@ -111,6 +135,7 @@ def test_run_and_calibrate_commands(tmp_path, capsys):
                  "--out", str(calibration)]) == 0
     saved = json.loads(calibration.read_text())
     assert saved["model"] == "edgebind-tiny-synthetic" and set(saved["thresholds"]) == {"a dog"}
+    assert set(saved["thresholds"]["a dog"]) == {"audio", "audio/onset"} and saved["windows"]["audio/onset"] == 0
     assert main(["calibrate", "--sensors", "sim_audio", "--detect", "a dog", "--out", str(calibration)]) == 2
     assert "live sensors never end: give --duration" in capsys.readouterr().err
 
@@ -158,7 +183,7 @@ def test_a_killed_node_keeps_what_it_stored_and_a_restarted_one_adds_to_it(tmp_p
     before = _stored_rows(store)
     assert main(["run", "--sensors", "sim_audio", "--set", "sim_audio.speed=0", "--set", "sim_audio.duration_s=4",
                  "--store", str(store), "--no-live"]) == 0
-    assert _stored_rows(store) == before + 5
+    assert _stored_rows(store) == before + 5 + 5  # windows ending at 2, 2.5, .. 4 s; 5 onset windows from 3 s
     assert main(["query", "a dog", "--store", str(store), "--k", "50", "--json"]) == 0
 
 

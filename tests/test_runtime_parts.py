@@ -11,7 +11,7 @@ from edgebind.errors import ConfigError
 from edgebind.runtime.calibration import Calibration, sustained_peaks, thresholds_for
 from edgebind.runtime.detector import Detector, DetectorConfig, EventConfig
 from edgebind.queues import BoundedQueue
-from edgebind.runtime.windows import BlockWindower, FrameWindower
+from edgebind.runtime.windows import BlockWindower, FrameWindower, OnsetWindower
 
 RATE = 16000
 
@@ -44,6 +44,37 @@ def test_a_short_window_is_looped_to_the_models_length():
     samples, _ = window.data
     assert samples.shape == (RATE, 1) and window.t_end - window.t_start == pytest.approx(0.25)
     np.testing.assert_array_equal(samples[:, 0], np.tile(np.arange(4000), 4))
+
+
+def _sound(onset_s: float, seconds: float, pulse_hz: float = 0.0) -> np.ndarray:
+    """Quiet noise, then from `onset_s` a loud tone swelling over 0.1 s (pulsing at `pulse_hz` between
+    1/4 and full level)."""
+    t = np.arange(round(seconds * RATE)) / RATE
+    envelope = 1.0 if not pulse_hz else 0.25 + 0.75 * (np.sin(2 * np.pi * pulse_hz * t) > 0.9)
+    tone = 0.3 * envelope * np.sin(2 * np.pi * 440 * t) * np.clip((t - onset_s) / 0.1, 0, 1)
+    return (tone + 0.01 * np.random.default_rng(0).standard_normal(t.size)).astype(np.float32)[:, None]
+
+
+def _onset_windows(signal: np.ndarray, windower: OnsetWindower, start: float = 100.0):
+    chunks = [Chunk("mic", "audio", (signal[i: i + 512], RATE), start + min(i + 512, len(signal)) / RATE)
+              for i in range(0, len(signal), 512)]
+    return [w for chunk in chunks for w in windower.push(chunk)]
+
+
+def test_a_sound_starting_yields_windows_of_it_alone_from_its_onset():
+    windows = _onset_windows(_sound(2.3, 4.0), OnsetWindower(fill_s=1.0, hop_s=0.1, max_s=0.5))
+    assert [round(w.t_end - 100.0, 3) for w in windows] == [2.4, 2.5, 2.6, 2.7, 2.8]  # then no more
+    for k, window in enumerate(windows, 1):
+        samples, rate = window.data
+        assert window.onset and window.t_start == pytest.approx(102.3) and samples.shape == (RATE, 1)
+        n = round(0.1 * k * RATE)  # the new sound so far, looped to the model's length
+        np.testing.assert_array_equal(samples[:, 0], np.tile(samples[:n, 0], -(-RATE // n))[:RATE])
+        assert window.level_db > -20  # the tone (the noise before it is at -40 dB)
+    pulsing = _onset_windows(_sound(1.5, 6.0, pulse_hz=3.0), OnsetWindower(fill_s=1.0))
+    assert len(pulsing) == 5 and {round(w.t_start - 100.0, 1) for w in pulsing} == {1.5}  # no retrigger by its pulses
+    assert _onset_windows(_sound(9.0, 4.0), OnsetWindower(fill_s=1.0)) == []  # steady noise: none
+    with pytest.raises(ConfigError, match=r"onset windows need hop_s \(0.6\) in \(0, max_s \(0.5\)\]"):
+        OnsetWindower(1.0, hop_s=0.6, max_s=0.5)
 
 
 def test_audio_windows_carry_their_level_and_frames_are_rate_limited():
@@ -89,6 +120,16 @@ def test_silence_gate_modalities_and_calibrated_thresholds():
     calibrated = _detector(DetectorConfig(enter_windows=1), {"bark": {"audio": 0.95}})
     assert calibrated.threshold(0, "audio") == 0.95 and calibrated.threshold(0, "depth") == 0.5
     assert calibrated.update("mic", "audio", 0.0, np.array([0.9, 0.0])) == []
+
+
+def test_one_onset_window_above_its_own_threshold_opens_an_event():
+    detector = _detector(DetectorConfig(enter_windows=2), {"bark": {"audio": 0.6, "audio/onset": 0.8}})
+    assert detector.threshold(0, "audio", onset=True) == 0.8 and detector.threshold(1, "audio", onset=True) == 0.5
+    assert detector.update("mic", "audio", 0.1, np.array([0.7, 0.0]), onset=True) == []  # below 0.8
+    assert detector.update("mic", "audio", 0.5, np.array([0.7, 0.0])) == []  # a regular window: 1 of 2
+    (start,) = detector.update("mic", "audio", 0.6, np.array([0.85, 0.0]), onset=True)
+    assert (start.kind, start.event, start.t, start.onset) == ("start", "bark", 0.6, True)
+    assert detector.update("mic", "audio", 1.0, np.array([0.7, 0.0])) == []  # already open
 
 
 def test_thresholds_sit_above_what_the_background_sustained():

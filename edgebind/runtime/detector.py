@@ -7,9 +7,12 @@ the other events compete too, as in CLAP-style zero-shot). A threshold then mean
 for every prompt, and `calibrate` can set it per event for a chosen false-alarm rate.
 
 Per event and stream (source + modality) a small state machine turns scores into events: it opens
-after `enter_windows` consecutive windows at or above the threshold, stays open while windows
-keep scoring above it, closes `hold_s` after the last such window, and cannot reopen within
-`cooldown_s` of closing. An audio window quieter than `min_level_db` is not scored (silence gate).
+after `enter_windows` consecutive windows at or above the threshold, or at once on one onset
+window (a new sound on its own, edgebind.runtime.windows.OnsetWindower) at or above the onset
+threshold, stays open while windows keep scoring above it, closes `hold_s` after the last such
+window, and cannot reopen within `cooldown_s` of closing. Onset windows have thresholds of their
+own (calibrated under the key "MODALITY/onset"), since a short looped sound scores differently
+from a full window. An audio window quieter than `min_level_db` is not scored (silence gate).
 """
 from __future__ import annotations
 
@@ -77,13 +80,14 @@ class Detection:
     t_open: float
     snapshot: Mapping[str, Any] = field(default_factory=dict)  # stream -> latest window, at start
     meta: Mapping[str, Any] = field(default_factory=dict)  # the opening window's meta (e.g. sim truth)
+    onset: bool = False  # a start: an onset window (the new sound alone) opened it
 
 
 @dataclass
 class _Track:
     """One event on one stream."""
 
-    run: int = 0  # consecutive windows at or above threshold
+    run: int = 0  # consecutive (regular) windows at or above threshold
     open_since: float | None = None
     last_above: float = 0.0
     peak: float = 0.0
@@ -94,8 +98,9 @@ class Detector:
     """Scores embedded windows against the events and turns the scores into Detections.
 
     `background` holds the vectors of the background prompts, which compete with the events.
-    `thresholds[event][modality]` (from a calibration) replaces the configured threshold for that
-    event on that modality.
+    `thresholds[event][key]` (from a calibration) replaces the configured threshold for that
+    event on that key: the modality, or "MODALITY/onset" for onset windows (where it is missing, an
+    onset window needs what a regular window of the modality needs).
     """
 
     def __init__(self, config: DetectorConfig, events: Sequence[EventConfig], event_vectors: np.ndarray,
@@ -109,10 +114,11 @@ class Detector:
         self._logit_scales = dict(logit_scales)
         self._tracks: dict[tuple[str, str, str], _Track] = {}
 
-    def threshold(self, index: int, modality: str) -> float:
-        """The score event `index` must reach on `modality` to count as above threshold."""
-        event = self.events[index]
-        return self._thresholds[event.name].get(modality, event.threshold or self.config.threshold)
+    def threshold(self, index: int, modality: str, onset: bool = False) -> float:
+        """The score event `index` must reach on a `modality` window (an onset window) to count as above threshold."""
+        event, ours = self.events[index], self._thresholds[self.events[index].name]
+        regular = ours.get(modality, event.threshold or self.config.threshold)
+        return ours.get(score_key(modality, True), regular) if onset else regular
 
     def scores(self, modality: str, vectors: np.ndarray) -> np.ndarray:
         """[N, events] softmax scores (float64) of N unit vectors of `modality`."""
@@ -123,8 +129,10 @@ class Detector:
         return probs[:, : len(self.events)]
 
     def update(self, source: str, modality: str, t: float, scores: np.ndarray, level_db: float | None = None,
-               snapshot: Mapping[str, Any] | None = None, meta: Mapping[str, Any] | None = None) -> list[Detection]:
-        """Feed one window's scores (at host time `t`, its end); the Detections it causes."""
+               snapshot: Mapping[str, Any] | None = None, meta: Mapping[str, Any] | None = None,
+               onset: bool = False) -> list[Detection]:
+        """Feed one window's scores (at host time `t`, its end; `onset`: an onset window); the
+        Detections it causes."""
         if level_db is not None and self.config.min_level_db is not None and level_db < self.config.min_level_db:
             scores = np.zeros_like(scores)  # silence: nothing is above threshold
         c, out = self.config, []
@@ -132,7 +140,7 @@ class Detector:
             if event.modalities and modality not in event.modalities:
                 continue
             track = self._tracks.setdefault((event.name, source, modality), _Track())
-            score, threshold = float(scores[i]), self.threshold(i, modality)
+            score, threshold = float(scores[i]), self.threshold(i, modality, onset)
             if track.open_since is not None:
                 if score >= threshold:
                     track.last_above, track.peak = t, max(track.peak, score)
@@ -140,11 +148,13 @@ class Detector:
                     out.append(Detection("end", event.name, source, modality, t, track.peak, track.open_since))
                     track.open_since, track.closed_at, track.run = None, t, 0
                 continue
-            track.run = track.run + 1 if score >= threshold else 0
-            if track.run >= c.enter_windows and t - track.closed_at >= c.cooldown_s:
+            if not onset:
+                track.run = track.run + 1 if score >= threshold else 0
+            entered = score >= threshold if onset else track.run >= c.enter_windows
+            if entered and t - track.closed_at >= c.cooldown_s:
                 track.open_since, track.last_above, track.peak = t, t, score
                 out.append(Detection("start", event.name, source, modality, t, score, t, dict(snapshot or {}),
-                                     dict(meta or {})))
+                                     dict(meta or {}), onset))
         return out
 
     def close_all(self, t: float) -> list[Detection]:
@@ -155,3 +165,8 @@ class Detector:
                 out.append(Detection("end", name, source, modality, t, track.peak, track.open_since))
                 track.open_since, track.closed_at = None, t
         return out
+
+
+def score_key(modality: str, onset: bool) -> str:
+    """The calibration key of a window's threshold: its modality, or "MODALITY/onset" for onset windows."""
+    return f"{modality}/onset" if onset else modality

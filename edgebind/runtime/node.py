@@ -30,7 +30,7 @@ from edgebind.runtime.detector import EXAMPLE_MODALITIES, Detection, Detector, D
 from edgebind.queues import BoundedQueue
 from edgebind.runtime.store import Moment, Store, StoreConfig
 from edgebind.runtime.supervisor import SupervisedSources
-from edgebind.runtime.windows import BlockWindower, FrameWindower, Window
+from edgebind.runtime.windows import BlockWindower, FrameWindower, OnsetWindower, Window
 
 log = logging.getLogger(__name__)
 BLOCK_MODALITIES = ("audio", "imu")
@@ -47,6 +47,7 @@ class Embedding:
     vector: np.ndarray
     scores: Mapping[str, float] = field(default_factory=dict)  # event name -> score, where scored
     meta: Mapping[str, Any] = field(default_factory=dict)
+    onset: bool = False  # an onset window: [t_start, t_end] is a new sound from its start (see WindowConfig)
 
 
 @dataclass(kw_only=True)
@@ -56,10 +57,19 @@ class WindowConfig:
     hop_s: float = 0.5  # audio and IMU: seconds between window starts
     frame_rate_hz: float = 2.0  # depth, thermal, colour: frames embedded per second per stream
     audio_s: float | None = None  # audio window (None: the model's clip, 2 s); shorter ones are looped to it
+    # The onset path: when the audio level jumps by onset_rise_db, the new sound alone (from its onset
+    # to now, looped to the clip) is also scored every onset_hop_s until onset_max_s after it.
+    onset: bool = True
+    onset_hop_s: float = 0.1
+    onset_max_s: float = 0.5
+    onset_rise_db: float = 6.0
 
     def __post_init__(self) -> None:
         if not (self.hop_s > 0 and self.frame_rate_hz > 0) or (self.audio_s is not None and not self.audio_s > 0):
             raise ConfigError("windows.hop_s, windows.frame_rate_hz and windows.audio_s must be > 0")
+        if not (0 < self.onset_hop_s <= self.onset_max_s and self.onset_rise_db > 0):
+            raise ConfigError(f"windows.onset_hop_s ({self.onset_hop_s}) must lie in (0, onset_max_s "
+                              f"({self.onset_max_s})] and windows.onset_rise_db ({self.onset_rise_db}) be > 0")
 
 
 @dataclass(kw_only=True)
@@ -143,12 +153,16 @@ class Node:
             self._backend = build_backend(self.config.backend, needed)
         return self._backend
 
-    def _windower(self, modality: str) -> "BlockWindower | FrameWindower":
-        if modality in BLOCK_MODALITIES:
-            model_s, audio_s = self.backend.window_s(modality), self.config.windows.audio_s
-            length = audio_s if modality == "audio" and audio_s is not None else model_s
-            return BlockWindower(length, self.config.windows.hop_s, fill_s=model_s)
-        return FrameWindower(self.config.windows.frame_rate_hz)
+    def _windowers(self, modality: str) -> "list[BlockWindower | FrameWindower | OnsetWindower]":
+        c = self.config.windows
+        if modality not in BLOCK_MODALITIES:
+            return [FrameWindower(c.frame_rate_hz)]
+        model_s = self.backend.window_s(modality)
+        length = c.audio_s if modality == "audio" and c.audio_s is not None else model_s
+        windowers: list = [BlockWindower(length, c.hop_s, fill_s=model_s)]
+        if modality == "audio" and c.onset:
+            windowers.append(OnsetWindower(model_s, c.onset_hop_s, c.onset_max_s, c.onset_rise_db))
+        return windowers
 
     # --- life cycle -----------------------------------------------------------------------------
     def open(self) -> "Node":
@@ -284,14 +298,14 @@ class Node:
         try:
             for item in self._supervised.items(self._stop):
                 if isinstance(item, Gap):
-                    for (source, _), windower in windowers.items():
-                        if source == item.source:
+                    for (source, _), stream in windowers.items():
+                        for windower in stream if source == item.source else ():
                             windower.reset()
                     continue
                 key = (item.source, item.modality)
                 if key not in windowers:
-                    windowers[key] = self._windower(item.modality)
-                for window in windowers[key].push(item):
+                    windowers[key] = self._windowers(item.modality)
+                for window in [w for windower in windowers[key] for w in windower.push(item)]:
                     self._stats[key].windows += 1
                     self._windows.put(window)
         finally:
@@ -342,12 +356,13 @@ class Node:
                 stats.latency_ms = (stats.latency_ms + [1000 * (done - window.t_end)])[-1000:]
             named = {} if scores is None else {e.name: float(s) for e, s in zip(self._detector.events, scores[i])}
             embedded.append(Embedding(window.source, modality, window.t_start, window.t_end, vectors[i], named,
-                                      window.meta))
+                                      window.meta, window.onset))
             self._outputs.put(embedded[-1])
-            self._latest[f"{window.source}/{modality}"] = window
+            if not window.onset:  # an onset window holds a looped fragment: snapshots keep the regular ones
+                self._latest[f"{window.source}/{modality}"] = window
             if scores is not None:
                 for detection in self._detector.update(window.source, modality, window.t_end, scores[i],
-                                                       window.level_db, self._latest, window.meta):
+                                                       window.level_db, self._latest, window.meta, window.onset):
                     self._emit(detection)
         if self.store is not None:
             self.store.add(embedded)
