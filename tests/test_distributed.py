@@ -41,7 +41,8 @@ def test_two_gloo_ranks_match_one_process(world_dir, tmp_path):
     for step, (got, want) in enumerate(zip(gradients, expected)):
         assert got.keys() == want.keys()
         for name in want:  # the averaged gradient of both ranks is the single process's gradient
-            torch.testing.assert_close(got[name], want[name], atol=1e-6, rtol=1e-4, msg=f"step {step} {name}")
+            torch.testing.assert_close(got[name], want[name], atol=1e-5, rtol=1e-4,
+                                       msg=lambda m, step=step, name=name: f"step {step} {name}: {m}")
     single_weights = load_file(tmp_path / "single" / "model.safetensors")
     ddp = load_file(tmp_path / "ddp" / "model.safetensors")
     moved = {key.split(".")[1] for key in start if not torch.equal(ddp[key], start[key])}

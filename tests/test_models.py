@@ -90,3 +90,30 @@ def test_anchor_towers_are_frozen_and_bound_encoders_train(tiny_model):
     assert trainable == {"text", "audio", "depth", "thermal", "imu"}  # text: only its logit scale
     text_trainable = [k for k, p in tiny_model.named_parameters() if p.requires_grad and ".text." in k]
     assert text_trainable == ["modality_postprocessors.text.1.log_logit_scale"]
+
+
+def _stem(kind: str, kernel: list[int], width: int = 64):
+    from edgebind.models.config import StemConfig
+    from edgebind.models.stems import STEMS
+
+    cfg = StemConfig(type=kind, name="depth_stem", in_chans=1, kernel=kernel, norm=False)
+    return STEMS.build(cfg, width, (64, 64))
+
+
+def test_conv_patch_stem_keeps_the_patch_grid_with_stride_two_convolutions():
+    """Same tokens as an 8x8 patchify stem (1 cls + 8x8 patches of the trunk width), made by three
+    stride-2 3x3 convolutions, so each token sees its neighbours' pixels too."""
+    patch, conv = _stem("patch", [8, 8]), _stem("conv_patch", [8, 8])
+    x = torch.randn(2, 1, 64, 64)
+    assert conv(x).x.shape == patch(x).x.shape == (2, 65, 64)
+    convs = [m for m in conv.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.kernel_size, c.stride, c.out_channels) for c in convs] == [((3, 3), (2, 2), n) for n in (16, 32, 64)]
+    shifted = x.clone()
+    shifted[:, :, 7, 7] += 10.0  # the last pixel of patch (0, 0) reaches into patch (1, 1) too
+    changed = (conv(shifted).x - conv(x).x).abs().sum(-1)[0, 1:].reshape(8, 8) > 1e-4
+    assert changed[0, 0] and changed[1, 1]
+
+
+def test_conv_patch_stem_needs_a_power_of_two_stride():
+    with pytest.raises(ConfigError, match=r"stem 'depth_stem'.*power-of-two kernel and stride.*\[6, 6\]"):
+        _stem("conv_patch", [6, 6])

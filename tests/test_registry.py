@@ -43,7 +43,7 @@ def test_every_kind_is_registered_once():
     from edgebind.transforms import TRANSFORMS
 
     assert TRANSFORMS.names() == sorted(m.value for m in edgebind.Modality)
-    assert STEMS.names() == ["imu", "patch", "text", "video_patch"]
+    assert STEMS.names() == ["conv_patch", "imu", "patch", "text", "video_patch"]
     assert HEADS.names() == ["text", "token"] and ENCODERS.names() == ["anchor", "native"]
     assert DATASETS.names() == ["audioset", "ego4d", "llvip", "manifest", "nyuv2", "sunrgbd", "vggsound"]
     assert TASKS.names() == ["arithmetic", "fewshot", "retrieval", "zeroshot"]
@@ -55,7 +55,7 @@ def test_unknown_stem_type_names_the_config_entry(tmp_path):
     config = json.loads(MODELS.get("edgebind-tiny").read_text())
     config["modalities"]["audio"]["stem"]["type"] = "pacth"
     (tmp_path / "bad.json").write_text(json.dumps(config))
-    with pytest.raises(ConfigError, match=r"modalities\.audio.*unknown stem type 'pacth'; choose one of: imu, patch"):
+    with pytest.raises(ConfigError, match=r"modalities\.audio.*unknown stem type 'pacth'; choose one of: conv_patch, imu, patch"):
         edgebind.create_model(tmp_path / "bad.json")
 
 

@@ -7,6 +7,7 @@ from typing import NamedTuple, Optional, Sequence
 import torch
 from torch import nn
 
+from edgebind.errors import ConfigError
 from edgebind.models.config import StemConfig
 from edgebind.registry import Registry
 
@@ -95,6 +96,28 @@ class VideoPatchStem(PatchStem):
     def _conv(cfg: StemConfig, width: int, kernel: tuple, stride: tuple) -> nn.Module:
         conv = nn.Conv3d(cfg.in_chans, width, (2, *kernel), stride=(2, *stride), bias=False)
         return nn.Sequential(PadIm2Video(2), conv)
+
+
+@STEMS.register("conv_patch")
+class ConvPatchStem(PatchStem):
+    """Patches from a stack of stride-2 3x3 convolutions instead of one patchify conv: the same
+    token grid (total stride = `kernel`), but an early convolution learns small shapes from little
+    data (Xiao et al. 2021, "Early convolutions help transformers see better"). GroupNorm, not
+    BatchNorm: each sample's tokens never depend on the rest of its batch (or on the rank it is on)."""
+
+    @staticmethod
+    def _conv(cfg: StemConfig, width: int, kernel: tuple, stride: tuple) -> nn.Module:
+        if kernel != stride or any(k < 2 or k & (k - 1) for k in kernel) or len(set(kernel)) != 1:
+            raise ConfigError(f"stem {cfg.name!r}: a conv_patch stem needs equal power-of-two kernel and "
+                              f"stride (the total stride), got kernel {list(kernel)} stride {list(stride)}")
+        layers, channels = [], cfg.in_chans
+        for i in range(int(math.log2(kernel[0]))):
+            out = width if 2 ** (i + 1) == kernel[0] else max(8, width >> (int(math.log2(kernel[0])) - i - 1))
+            layers += [nn.Conv2d(channels, out, 3, stride=2, padding=1, bias=False),
+                       nn.GroupNorm(math.gcd(out, 8), out), nn.GELU()]
+            channels = out
+        layers[-2:] = []  # the last conv is the projection: no norm or activation after it
+        return nn.Sequential(*layers)
 
 
 @STEMS.register("imu")
