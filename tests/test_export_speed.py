@@ -70,3 +70,30 @@ def test_openvino_compiles_batch_one_static_and_other_batches_dynamic(exported):
     request = OpenVinoEncoder(exported / "audio.int8.onnx", precision="int8", perf_counters=True).request(x[:1].shape)
     request.infer([x[:1]])
     assert any("i8" in layer.exec_type.lower() for layer in request.profiling_info)  # int8 kernels ran
+
+
+def _row(encoder, backend, precision, p50, cosine=0.999):
+    return {"encoder": encoder, "backend": backend, "precision": precision, "batch": 1, "p50_ms": p50,
+            "cosine_vs_eager_fp32": cosine}
+
+
+def test_the_goal_needs_five_times_eager_and_no_faster_gated_competitor():
+    from edgebind.export.bench import goal
+
+    choice = {"type": "openvino", "precision": "int8"}
+    rows = [_row("vision", "torch", "fp32", 60.0, 1.0), _row("vision", "openvino", "int8", 11.0),
+            _row("vision", "torch", "bf16", 9.0, 0.95),  # faster but fails the cosine gate: not a competitor
+            _row("audio", "torch", "fp32", 60.0, 1.0), _row("audio", "openvino", "int8", 11.0),
+            _row("audio", "onnxruntime", "int8", 10.5),  # a faster gated competitor
+            _row("text", "torch", "fp32", 40.0, 1.0), _row("text", "openvino", "int8", 10.0)]  # 4x only
+    figures = goal(rows, choice)
+    assert figures["vision"]["met"] and figures["vision"]["speedup_vs_eager_fp32"] == 5.45
+    assert not figures["audio"]["met"] and figures["audio"]["fastest"] == "onnxruntime int8"
+    assert not figures["text"]["met"] and figures["text"]["fastest"] == "openvino int8"
+
+
+def test_gemm_rates_are_measured_per_precision():
+    from edgebind.export.bench import gemm_rates
+
+    rates = gemm_rates(n=256, reps=2)
+    assert set(rates) == {"fp32", "bf16", "int8"} and all(r > 0.1 for r in rates.values())
