@@ -106,7 +106,7 @@ class OpenVinoEncoder:
     """One exported encoder compiled by OpenVINO for the CPU: fp32, bf16 (the fp32 graph with bf16
     inference precision) or int8 (the QDQ graph); the same call as OnnxEncoder. Compiled with the
     LATENCY hint, and for `static_batch` inputs (the node's batch 1) from a copy reshaped to that fixed
-    batch: a static shape lets the CPU plugin pick its kernels ahead (int8 vision 1.2-1.3x faster at batch
+    batch: a static shape lets the CPU plugin pick its kernels ahead (int8 encoders 1.1-1.3x faster at batch
     1, benchmarks/profile_small.json); other batch sizes run the dynamic graph, compiled on first use."""
 
     def __init__(self, path: "str | Path", threads: int | None = None, precision: str = "fp32",
