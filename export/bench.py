@@ -29,6 +29,7 @@ from edgebind.modality import Modality
 
 # Best GEMM rates measured on the project's 2-core AVX-512 CPU (numpy fp32, torch bf16, torch._int_mm int8).
 REFERENCE_GFLOPS = {"fp32": 230.0, "bf16": 820.0, "fp16": 820.0, "int8": 1600.0}
+GEMM_SIZE = 2048  # square GEMMs timed by `gemm_rates` (this CPU's own peak per precision, beside the reference)
 NODE_BACKENDS = ("onnxruntime", "openvino")  # what the node can run from an export directory (candidates for --pick)
 
 
@@ -53,6 +54,31 @@ def _time(fn: Callable[[], np.ndarray], runs: int) -> tuple[float, float]:
 def _cosine_min(a: np.ndarray, b: np.ndarray) -> float:
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     return float(((a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))).min())
+
+
+def gemm_rates(n: int = GEMM_SIZE, reps: int = 3) -> dict:
+    """GFLOP/s (GOP/s for int8) of one n x n GEMM per precision on this machine, now: fp32 (numpy), bf16
+    (torch), int8 (torch._int_mm). Another CPU than the reference's (no AMX / bf16 units) shows here."""
+    a = torch.randn(n, n)
+    operands = {"fp32": (a.numpy(), lambda m: m @ m), "bf16": (a.bfloat16(), lambda m: m @ m),
+                "int8": (a.clamp(-1, 1).mul(127).to(torch.int8), lambda m: torch._int_mm(m, m))}
+    rates = {}
+    for precision, (m, gemm) in operands.items():
+        gemm(m)
+        start = time.perf_counter()
+        for _ in range(reps):
+            gemm(m)
+        rates[precision] = round(2 * n**3 * reps / (time.perf_counter() - start) / 1e9, 1)
+    return rates
+
+
+def _cpu_model() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    return next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")),
+                platform.machine())
 
 
 def _flops(model, modality: str, x: torch.Tensor) -> int:
@@ -145,6 +171,27 @@ def pick(summary: dict) -> dict:
             "measured_on": platform.node(), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
+GOAL_SPEEDUP = 5.0  # issue 13: the default backend >= 5x eager fp32 at batch 1, per encoder
+
+
+def goal(rows: list[dict], choice: dict) -> dict:
+    """Per encoder at batch 1: the picked backend's speed-up over eager fp32, the fastest competitor meeting
+    the cosine gate, and whether the goal (>= GOAL_SPEEDUP and no slower than that competitor) is met."""
+    figures = {}
+    for encoder in dict.fromkeys(r["encoder"] for r in rows if r["batch"] == 1):
+        mine = {(r["backend"], r["precision"]): r for r in rows if r["batch"] == 1 and r["encoder"] == encoder}
+        picked, eager = mine[choice["type"], choice["precision"]], mine["torch", "fp32"]
+        fastest = min((r for r in mine.values() if r["cosine_vs_eager_fp32"] >= MIN_COSINE_REDUCED),
+                      key=lambda r: r["p50_ms"])
+        speedup = eager["p50_ms"] / picked["p50_ms"]
+        figures[encoder] = {"picked_p50_ms": picked["p50_ms"], "eager_fp32_p50_ms": eager["p50_ms"],
+                            "speedup_vs_eager_fp32": round(speedup, 2),
+                            "fastest": f"{fastest['backend']} {fastest['precision']}",
+                            "fastest_p50_ms": fastest["p50_ms"], "cosine": picked["cosine_vs_eager_fp32"],
+                            "met": speedup >= GOAL_SPEEDUP and picked["p50_ms"] <= fastest["p50_ms"]}
+    return figures
+
+
 def write_default_backend(export_dir: Path, choice: dict) -> None:
     """Record `choice` as the export's `default_backend` (the onnxruntime backend then runs its precision)."""
     manifest = read_manifest(export_dir)
@@ -190,14 +237,17 @@ def run_bench(model_spec: str, modalities: Optional[list[str]], options: BenchOp
         if options.openvino and _version("openvino") is None:
             log("OpenVINO is not installed (pip install 'edgebind[openvino]'): its fp32/bf16/int8 are skipped")
             options = dataclasses.replace(options, openvino=False)
+        load_before = os.getloadavg()[0]  # the machine may be shared: the figures are only as quiet as it was
         rows = bench_export(model, export_dir, modalities, options, log)
         summary = summarize(rows)
         return {"benchmark": "edgebind bench", "model": str(model_spec), "export_dir": str(export_dir),
                 "batches": list(options.batches), "runs": options.runs, "torch_threads": torch.get_num_threads(),
-                "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"), "cpu": platform.processor() or platform.machine(),
+                "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"), "cpu": _cpu_model(), "cpu_count": os.cpu_count(),
+                "load_1min": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
+                "gemm_gflops_measured": gemm_rates(),
                 "torch": torch.__version__, "onnxruntime": __import__("onnxruntime").__version__,
                 "openvino": _version("openvino") if options.openvino else None,
-                "rows": rows, "summary": summary, "pick": pick(summary)}
+                "rows": rows, "summary": summary, "pick": (choice := pick(summary)), "goal": goal(rows, choice)}
 
 
 def _version(module: str) -> Optional[str]:

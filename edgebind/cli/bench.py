@@ -41,6 +41,9 @@ def run(args) -> int:
     choice = result["pick"]
     print(f"fastest the node can run: {choice['type']} {choice['precision']} "
           f"({choice['speedup_vs_eager_fp32']}x eager fp32); fastest overall: {choice['fastest_overall']}")
+    for encoder, g in result["goal"].items():
+        print(f"goal {encoder:8s} {g['speedup_vs_eager_fp32']:5.2f}x eager fp32 (>= 5x), fastest {g['fastest']}: "
+              f"{'met' if g['met'] else 'NOT met'}")
     if args.pick:
         write_default_backend(Path(result["export_dir"]), choice)
         print(f"default_backend of {result['export_dir']}: {choice['type']} {choice['precision']}")
