@@ -31,6 +31,9 @@ class ReproduceConfig:
     """Sizes of the end-to-end run; the defaults take about 8 minutes on 2 CPU cores."""
 
     out: str
+    # The architecture of the shipped edgebind-tiny-synthetic (patchify depth/thermal stems), so the
+    # run reproduces that checkpoint; "edgebind-tiny" trains today's convolutional stems instead.
+    model: str = "edgebind-tiny-patch"
     train_samples: int = 3000
     test_samples: int = 400
     classes: int = 8
@@ -87,7 +90,7 @@ def reproduce(cfg: ReproduceConfig) -> dict:
     times, start = {}, time.perf_counter()
     train, test, prompts = _world(cfg, out)
     times["world_s"] = time.perf_counter() - start
-    _train(cfg, "anchor", train, out, model="edgebind-tiny", epochs=cfg.anchor_epochs)
+    _train(cfg, "anchor", train, out, model=cfg.model, epochs=cfg.anchor_epochs)
     times["anchor_s"] = time.perf_counter() - start - sum(times.values())
     _train(cfg, "bind", train, out, init=str(out / "anchor"), modalities=BOUND, epochs=cfg.bind_epochs)
     times["bind_s"] = time.perf_counter() - start - sum(times.values())

@@ -19,7 +19,7 @@ def run(args) -> int:
     from edgebind.training.metrics import format_table
     from edgebind.training.reproduce import ReproduceConfig, reproduce
 
-    cfg = ReproduceConfig(out=args.out, train_samples=args.train_samples, test_samples=args.test_samples,
+    cfg = ReproduceConfig(out=args.out, model=args.model, train_samples=args.train_samples, test_samples=args.test_samples,
                           classes=args.classes, seed=args.seed, anchor_epochs=args.anchor_epochs,
                           bind_epochs=args.bind_epochs, progress=not args.quiet)
     report = reproduce(cfg)
@@ -33,6 +33,9 @@ def run(args) -> int:
 def add_parser(sub) -> None:
     parser = add_command(sub, "reproduce", __doc__, run)
     parser.add_argument("--out", default="runs/reproduce", help="run directory (default: %(default)s)")
+    parser.add_argument("--model", default="edgebind-tiny-patch",
+                        help="model config to train (default: %(default)s, the shipped edgebind-tiny-synthetic's "
+                             "architecture; edgebind-tiny has convolutional depth/thermal stems)")
     parser.add_argument("--train-samples", type=int, default=3000)
     parser.add_argument("--test-samples", type=int, default=400)
     parser.add_argument("--classes", type=int, default=8)
