@@ -25,7 +25,6 @@ from torch.nn import functional as F
 
 from edgebind.manifest import read_manifest
 from edgebind.models import load_model, save_model
-from edgebind.models.config import ModelConfig
 from edgebind.models.model import EdgeBindModel
 
 

@@ -1,6 +1,7 @@
-"""Crash-safe file writing shared by checkpoints, trainer state and caches."""
+"""Crash-safe file writing shared by checkpoints, trainer state and caches; file digests."""
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -24,3 +25,12 @@ def atomic_write(path: "str | Path", write: Callable[[str], None]) -> Path:
     finally:
         Path(tmp).unlink(missing_ok=True)
     return path
+
+
+def sha256(path: "str | Path") -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks (checkpoints and graphs can be gigabytes)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

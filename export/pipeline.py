@@ -9,7 +9,6 @@ gates (cosine >= 0.99) and figures; int8 is calibrated on windows of another uns
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import shutil
 import tempfile
@@ -31,6 +30,7 @@ from edgebind.export.parity import CALIB_SEED, HELDOUT_SEED, MIN_COSINE_REDUCED,
 from edgebind.export.quantize import CALIB_METHODS, PRECISIONS, QUANTIZED_OPS, check_quantized, convert_fp16, \
     quantize_int8, quantized_ops
 from edgebind.export.runtime import FORMAT_VERSION, MANIFEST_FILE, OnnxEncoder
+from edgebind.fileio import sha256
 from edgebind.modality import Modality
 
 TORCHSCRIPT_OPSET, DYNAMO_OPSET = 17, 18  # the dynamo exporter cannot go below 18
@@ -74,13 +74,6 @@ class ExportOptions:
                               f"convert its graphs down); use --opset {DYNAMO_OPSET} or --no-dynamo")
         return opset
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _source_checkpoint(spec) -> Optional[Path]:
@@ -144,7 +137,7 @@ def export_built(model, model_id: str, out: Path, modalities: list[Modality], op
     try:
         with tempfile.TemporaryDirectory(prefix="edgebind-heldout-") as heldout:
             manifest = _export_into(model, modalities, staging, Path(heldout), opset, options)
-        manifest.update(model_id=model_id, checkpoint_sha256=_sha256(checkpoint) if checkpoint else None,
+        manifest.update(model_id=model_id, checkpoint_sha256=sha256(checkpoint) if checkpoint else None,
                         random_weights=random)
         (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1) + "\n")
         _move_into_place(staging, out)
@@ -179,7 +172,7 @@ def _export_into(model, modalities: list[Modality], folder: Path, heldout: Path,
         entries[name] = {
             "file": graph.path.relative_to(folder).as_posix(),
             "external_data": graph.data.relative_to(folder).as_posix() if graph.data else None,
-            "sha256": _sha256(graph.path),
+            "sha256": sha256(graph.path),
             "input": _input_spec(x, encoder.input_name), "output": {"dim": model.embed_dim, "unit_norm": True},
             "precision": "fp32", "opset": opset, "exporter": options.exporter,
             "transform": to_dict(model.config.transform(name)),
@@ -195,7 +188,7 @@ def _export_into(model, modalities: list[Modality], folder: Path, heldout: Path,
         entries[name].setdefault("variants", {})[precision] = {
             "file": graph.path.relative_to(folder).as_posix(),
             "external_data": graph.data.relative_to(folder).as_posix() if graph.data else None,
-            "sha256": _sha256(graph.path), "precision": precision, **extra, "parity": parity.to_dict(),
+            "sha256": sha256(graph.path), "precision": precision, **extra, "parity": parity.to_dict(),
             "latency_ms": _latency_ms(encoder, data.inputs[name], options.latency_runs)}
     if failures:
         raise ExportError("parity gates failed, nothing was written:\n  " + "\n  ".join(failures))

@@ -10,7 +10,6 @@ TensorRT (JetPack 5) gets the FP16 / INT8 builder flags instead. `tensorrt` is i
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -21,6 +20,7 @@ import numpy as np
 
 from edgebind.config import check_choice
 from edgebind.errors import ConfigError, EngineError, MissingDependencyError, require
+from edgebind.fileio import sha256
 
 ENGINE_PRECISIONS = ("fp32", "fp16", "int8")
 SIDECAR_FORMAT = 1
@@ -53,13 +53,6 @@ class BuildOptions:
             raise ConfigError(f"--max-batch {self.max_batch} / --opt-batch {self.opt_batch} / --workspace-mb "
                               f"{self.workspace_mb}: need 1 <= opt-batch <= max-batch and a positive workspace")
 
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def sidecar_path(engine: Path) -> Path:
