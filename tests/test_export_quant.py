@@ -15,6 +15,7 @@ from edgebind.export.graph import ExportError  # noqa: E402
 from edgebind.export.pipeline import ExportOptions, export_model  # noqa: E402
 from edgebind.export.quantize import check_quantized, quantized_ops  # noqa: E402
 from edgebind.runtime.backend import build_backend  # noqa: E402
+from isolated import OPENVINO_MISSING, in_subprocess  # noqa: E402
 
 MODEL = "edgebind-tiny-synthetic"
 QUANT = ExportOptions(samples=16, latency_runs=2, precisions=("fp32", "int8"), calib=16)
@@ -119,8 +120,9 @@ def test_shared_activations_and_merged_initializers_stay_fp32_outside_matmul_gem
     assert quantized_ops(q.path) == {"Gemm": 1}
 
 
+@in_subprocess("openvino", OPENVINO_MISSING)
 def test_the_openvino_backend_runs_each_precision_and_is_picked_from_the_manifest(exported):
-    pytest.importorskip("openvino", reason="the openvino extra is not installed (pip install 'edgebind[openvino]')")
+    pytest.importorskip("openvino", reason=OPENVINO_MISSING)
     clip = (np.random.default_rng(1).normal(0, 0.1, 32000).astype(np.float32), 16000)
     ref = build_backend({"model": str(exported), "precision": "fp32"}, ["audio"]).embed("audio", [clip])
     for precision in ("fp32", "bf16", "int8"):

@@ -9,6 +9,7 @@ onnx = pytest.importorskip("onnx", reason="the export extra (onnx) is not instal
 ort = pytest.importorskip("onnxruntime", reason="the export extra (onnxruntime) is not installed")
 from edgebind.export.pipeline import ExportOptions, export_model  # noqa: E402
 from edgebind.export.runtime import ExportedModel, OnnxEncoder, OpenVinoEncoder  # noqa: E402
+from isolated import OPENVINO_MISSING, in_subprocess  # noqa: E402
 
 MODEL = "edgebind-tiny-synthetic"
 
@@ -52,8 +53,9 @@ def test_onnxruntime_runs_every_quantized_matmul_as_an_int8_kernel(exported, tmp
     assert manifest["encoders"]["audio"]["variants"]["int8"]["parity"]["cosine_min"] >= 0.99
 
 
+@in_subprocess("openvino", OPENVINO_MISSING)
 def test_openvino_compiles_batch_one_static_and_other_batches_dynamic(exported):
-    pytest.importorskip("openvino", reason="the openvino extra is not installed (pip install 'edgebind[openvino]')")
+    pytest.importorskip("openvino", reason=OPENVINO_MISSING)
     rng = np.random.default_rng(0)
     clips = [(rng.normal(0, 0.1, 32000).astype(np.float32), 16000) for _ in range(3)]
     x = ExportedModel(exported).transform("audio").batch(clips).numpy()
