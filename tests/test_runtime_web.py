@@ -114,6 +114,14 @@ def shot(page, name):
     return path
 
 
+def latest_audio(node):
+    """(samples, rate) of the node's newest regular audio window, waiting for the first (2 s of sound)."""
+    deadline = time.monotonic() + 10
+    while "sim_audio/audio" not in node.latest_windows() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return node.latest_windows()["sim_audio/audio"].data
+
+
 def post_file(url, data, token=TOKEN, length=None):
     """(status, JSON answer) of POST /query/file?... with `data` as the body (or only a declared `length`)."""
     host, port = url.split("//")[1].split("/")[0].split(":")
@@ -261,12 +269,17 @@ def test_the_page_buffers_stay_bounded(page):
 
 def test_an_uploaded_file_queries_the_store_and_odd_uploads_are_refused(node_api, tmp_path):
     node, api, _ = node_api
-    samples, rate = node.latest_windows()["sim_audio/audio"].data
+    samples, rate = latest_audio(node)
     clip = io.BytesIO()
     soundfile.write(clip, samples, int(rate), format="WAV")
-    status, answer = post_file(f"{api.url}/query/file?modality=audio&filename=clip.wav&k=3", clip.getvalue())
-    assert status == 200 and len(answer["moments"]) == 3 and answer["moments"][0]["modality"] == "audio"
-    assert answer["moments"][0]["score"] > 0.9  # the clip itself is stored
+    deadline = time.monotonic() + 5  # the store commits its queue every 0.5 s: poll until the clip is in
+    while True:
+        status, answer = post_file(f"{api.url}/query/file?modality=audio&filename=clip.wav&k=3", clip.getvalue())
+        assert status == 200 and len(answer["moments"]) == 3
+        if answer["moments"][0]["score"] > 0.9 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert answer["moments"][0]["modality"] == "audio" and answer["moments"][0]["score"] > 0.9  # the clip itself
     assert post_file(f"{api.url}/query/file?modality=audio&filename=clip.wav", b"x", token=None)[0] == 401
     status, answer = post_file(f"{api.url}/query/file?modality=audio&filename=clip.exe", b"x")
     assert status == 400 and "a audio file must be one of .wav, .flac, .ogg" in answer["error"]
@@ -280,7 +293,7 @@ def test_an_uploaded_file_queries_the_store_and_odd_uploads_are_refused(node_api
 
 def test_a_file_chosen_on_the_page_returns_moments(node_api, page, tmp_path):
     node, _, _ = node_api
-    samples, rate = node.latest_windows()["sim_audio/audio"].data
+    samples, rate = latest_audio(node)
     soundfile.write(tmp_path / "heard.wav", samples, int(rate))
     page.set_input_files("#query-file", str(tmp_path / "heard.wav"))
     page.wait_for_function("() => document.querySelector('#query-status').textContent.includes('heard.wav')",
