@@ -6,7 +6,6 @@ import http.client
 import io
 import json
 import socket
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +24,7 @@ from edgebind.runtime import Detection, Embedding, Node  # noqa: E402
 from edgebind.runtime.api import ApiServer, parse_address  # noqa: E402
 from edgebind.runtime.backend import TorchBackend, TorchConfig  # noqa: E402
 from edgebind.runtime.profile import node_config  # noqa: E402
+from api_pump import publishing  # noqa: E402
 
 TOKEN = "a-test-token-of-32-characters-xx"
 
@@ -77,20 +77,8 @@ def recorded(backend, tmp_path_factory):
 def live(backend):
     """A node on live sim sensors (twice real time, no store), its outputs published by a pump thread."""
     node = Node(node_config(sensors=_sim(None, speed=2)), backend=backend)
-    with node, ApiServer(node, "127.0.0.1", 0) as api:
-        stop = threading.Event()
-
-        def pump():
-            while not stop.is_set():
-                item = node.read(0.1)
-                if item is not None:
-                    api.publish(item)
-
-        thread = threading.Thread(target=pump, daemon=True)
-        thread.start()
+    with node, ApiServer(node, "127.0.0.1", 0) as api, publishing(node, api):
         yield node, api
-        stop.set()
-        thread.join()
 
 
 def test_endpoints_answer_json_and_the_openapi_document_lists_them(recorded):

@@ -34,6 +34,7 @@ from edgebind.runtime.node import WindowConfig  # noqa: E402
 from edgebind.runtime.web import Previews, false_colour, render_media, snapshot_media, spectrum  # noqa: E402
 from edgebind.runtime.windows import Window  # noqa: E402
 from edgebind.synthetic import prompt_ensemble  # noqa: E402
+from api_pump import publishing  # noqa: E402
 from serial_pty import FakeSerialDevice  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -71,18 +72,9 @@ def node_api(tmp_path_factory):
     writer = threading.Thread(target=_imu_writer, args=(device, stop), daemon=True)
     writer.start()
     node = Node(config, backend=TorchBackend(TorchConfig()))
-    with node, ApiServer(node, "127.0.0.1", 0, TOKEN) as api:
-        def pump():
-            while not stop.is_set():
-                item = node.read(0.1)
-                if item is not None:
-                    api.publish(item)
-
-        pumping = threading.Thread(target=pump, daemon=True)
-        pumping.start()
+    with node, ApiServer(node, "127.0.0.1", 0, TOKEN) as api, publishing(node, api):
         yield node, api, device
-        stop.set()
-        pumping.join()
+    stop.set()
     writer.join()
     device.close()
 
