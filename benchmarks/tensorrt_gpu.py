@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -54,27 +53,12 @@ def save_reference(export_dir: Path) -> Path:
     return out
 
 
-def _cosine_min(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return float(((a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))).min())
-
-
-def _time(fn, x: np.ndarray, runs: int) -> tuple[float, float]:
-    for _ in range(3):
-        fn(x)  # warm-up
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn(x)
-        times.append((time.perf_counter() - start) * 1e3)
-    return float(np.percentile(times, 50)), float(np.percentile(times, 99))
-
-
 def run_gpu(export_dir: Path, precisions: list[str], runs: int, device: str) -> dict:
     """Build, compare and time every encoder's engine in each of `precisions`."""
     import torch
 
     from edgebind.export.engines import build_engines
+    from edgebind.export.figures import cosine_min, time_ms
     from edgebind.export.runtime import read_manifest, tensorrt_encoder
     from edgebind.export.tensorrt import BuildOptions, preflight
 
@@ -90,11 +74,12 @@ def run_gpu(export_dir: Path, precisions: list[str], runs: int, device: str) -> 
         y = encoder(x, batch_size=len(x))
         same = reference.get(f"{name}/onnxruntime_{precision}")
         for batch in BATCHES:
-            p50, p99 = _time(lambda v: encoder(v, batch_size=batch), x[:batch], runs)
+            xb = x[:batch]
+            p50, p99 = time_ms(lambda: encoder(xb, batch_size=batch), runs, warmup=3)
             rows.append({"encoder": name, "precision": precision, "batch": batch, "p50_ms": round(p50, 3),
                          "p99_ms": round(p99, 3), "throughput_per_s": round(batch * 1e3 / p50, 1),
-                         "cosine_min_vs_onnxruntime_fp32": _cosine_min(y, reference[f"{name}/onnxruntime_fp32"]),
-                         "cosine_min_vs_onnxruntime_same_precision": None if same is None else _cosine_min(y, same),
+                         "cosine_min_vs_onnxruntime_fp32": cosine_min(y, reference[f"{name}/onnxruntime_fp32"]),
+                         "cosine_min_vs_onnxruntime_same_precision": None if same is None else cosine_min(y, same),
                          "engine_mib": round(info["engine_bytes"] / 2**20, 2), "build_seconds": info["build_seconds"]})
             print(f"{name:8s} {precision} batch {batch}: p50 {p50:.3f} ms, p99 {p99:.3f} ms, cosine vs onnxruntime "
                   f"fp32 {rows[-1]['cosine_min_vs_onnxruntime_fp32']:.5f}")

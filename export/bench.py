@@ -16,13 +16,13 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
-import numpy as np
 import torch
 
 import edgebind
 from edgebind.errors import ConfigError
+from edgebind.export.figures import cosine_min, time_ms
 from edgebind.export.parity import HELDOUT_SEED, MAX_TOP1_POINTS, MIN_COSINE_REDUCED, Gates, held_out
 from edgebind.export.runtime import MANIFEST_FILE, OnnxEncoder, OpenVinoEncoder, graph_file, is_export_dir, read_manifest
 from edgebind.modality import Modality
@@ -39,21 +39,6 @@ class BenchOptions:
     runs: int = 20
     threads: Optional[int] = None  # None: each runtime's default (one per core)
     openvino: bool = True  # include OpenVINO when it imports
-
-
-def _time(fn: Callable[[], np.ndarray], runs: int) -> tuple[float, float]:
-    fn()  # warm-up
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return float(np.percentile(times, 50)), float(np.percentile(times, 99))
-
-
-def _cosine_min(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return float(((a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))).min())
 
 
 def gemm_rates(n: int = GEMM_SIZE, reps: int = 3) -> dict:
@@ -127,12 +112,12 @@ def bench_export(model, export_dir: Path, modalities: list[str], options: BenchO
                 ref = model.embed_tensors(modality, x).numpy()
             flops = _flops(model, modality, x)
             for (backend, precision), fn in runs.items():
-                p50, p99 = _time(lambda: fn(x), options.runs)
+                p50, p99 = time_ms(lambda: fn(x), options.runs)
                 gflops = flops / p50 / 1e6
                 rows.append({"encoder": modality, "backend": backend, "precision": precision, "batch": batch,
                              "p50_ms": round(p50, 3), "p99_ms": round(p99, 3),
                              "throughput_per_s": round(batch * 1e3 / p50, 1),
-                             "cosine_vs_eager_fp32": round(_cosine_min(fn(x), ref), 6),
+                             "cosine_vs_eager_fp32": round(cosine_min(fn(x), ref), 6),
                              "gflop": round(flops / 1e9, 4), "achieved_gflops": round(gflops, 1),
                              "reference_gemm_gflops": REFERENCE_GFLOPS[precision],
                              "of_reference": round(gflops / REFERENCE_GFLOPS[precision], 3)})

@@ -25,6 +25,7 @@ import edgebind
 from edgebind.config import to_dict
 from edgebind.errors import ConfigError, require
 from edgebind.export.checks import check_graph
+from edgebind.export.figures import time_ms
 from edgebind.export.graph import EXTERNAL_THRESHOLD, ExportError, export_encoder
 from edgebind.export.parity import CALIB_SEED, HELDOUT_SEED, MIN_COSINE_REDUCED, Gates, held_out, measure
 from edgebind.export.quantize import CALIB_METHODS, PRECISIONS, QUANTIZED_OPS, check_quantized, convert_fp16, \
@@ -91,14 +92,8 @@ def _layer_norms(model, modality: Modality) -> int:
 def _latency_ms(encoder: OnnxEncoder, x: torch.Tensor, runs: int) -> dict:
     """onnxruntime p50/p99 milliseconds of `encoder` on one input."""
     one = x[:1].numpy()
-    encoder(one)  # warm-up
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        encoder(one)
-        times.append((time.perf_counter() - start) * 1e3)
-    return {"batch": 1, "p50": float(np.percentile(times, 50)), "p99": float(np.percentile(times, 99)),
-            "runs": runs, "provider": encoder.session.get_providers()[0]}
+    p50, p99 = time_ms(lambda: encoder(one), runs)
+    return {"batch": 1, "p50": p50, "p99": p99, "runs": runs, "provider": encoder.session.get_providers()[0]}
 
 
 def _input_spec(x: torch.Tensor, name: str) -> dict:
