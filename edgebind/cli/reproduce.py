@@ -19,9 +19,9 @@ def run(args) -> int:
     from edgebind.training.metrics import format_table
     from edgebind.training.reproduce import ReproduceConfig, reproduce
 
-    cfg = ReproduceConfig(out=args.out, model=args.model, train_samples=args.train_samples, test_samples=args.test_samples,
-                          classes=args.classes, seed=args.seed, anchor_epochs=args.anchor_epochs,
-                          bind_epochs=args.bind_epochs, progress=not args.quiet)
+    cfg = ReproduceConfig(out=args.out, model=args.model, train_samples=args.train_samples,
+                          test_samples=args.test_samples, classes=args.classes, seed=args.seed,
+                          anchor_epochs=args.anchor_epochs, bind_epochs=args.bind_epochs, progress=not args.quiet)
     report = reproduce(cfg)
     columns = list(dict.fromkeys(k for row in report["rows"] for k in row))
     print(format_table(report["rows"], columns))

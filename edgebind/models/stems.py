@@ -110,9 +110,9 @@ class ConvPatchStem(PatchStem):
         if kernel != stride or any(k < 2 or k & (k - 1) for k in kernel) or len(set(kernel)) != 1:
             raise ConfigError(f"stem {cfg.name!r}: a conv_patch stem needs equal power-of-two kernel and "
                               f"stride (the total stride), got kernel {list(kernel)} stride {list(stride)}")
-        layers, channels = [], cfg.in_chans
-        for i in range(int(math.log2(kernel[0]))):
-            out = width if 2 ** (i + 1) == kernel[0] else max(8, width >> (int(math.log2(kernel[0])) - i - 1))
+        steps, layers, channels = int(math.log2(kernel[0])), [], cfg.in_chans
+        for i in range(steps):
+            out = width if i == steps - 1 else max(8, width >> (steps - 1 - i))  # doubling up to the width
             layers += [nn.Conv2d(channels, out, 3, stride=2, padding=1, bias=False),
                        nn.GroupNorm(math.gcd(out, 8), out), nn.GELU()]
             channels = out
