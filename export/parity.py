@@ -2,8 +2,9 @@
 
 Held-out inputs come from a synthetic world drawn with a seed no training run uses, read through the
 model's own transforms. Two gates per encoder: the cosine of every held-out embedding against
-PyTorch's (fp32: >= 0.9999), and zero-shot top-1 against the class prompts within 1 point of
-PyTorch's (text embedded by the exported text tower when it is exported too).
+PyTorch's (fp32: >= 0.9999), and zero-shot top-1 against the class prompts at most 1 point below
+PyTorch's (text embedded by the exported text tower when it is exported too). The gate is one-sided:
+quantization noise flips a few held-out predictions either way, and a gain is no regression.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ HELDOUT_SEED = 7919  # training worlds use seeds 0 and 1 (edgebind reproduce); t
 CALIB_SEED = 104729  # int8 calibration windows: another unseen world, so the gates never see them
 MIN_COSINE = 0.9999  # fp32
 MIN_COSINE_REDUCED = 0.99  # fp16 / int8 variants
-MAX_TOP1_POINTS = 1.0  # zero-shot top-1 may differ from PyTorch's by at most this many points
+MAX_TOP1_POINTS = 1.0  # zero-shot top-1 may fall below PyTorch's by at most this many points
 
 Embedder = Callable[[torch.Tensor], np.ndarray]  # preprocessed batch -> unit-norm embeddings
 
@@ -50,9 +51,9 @@ class Parity:
             found.append(f"{self.modality}: cosine vs PyTorch min {self.cosine_min:.6f} (mean {self.cosine_mean:.6f}) "
                          f"over {self.samples} held-out inputs is below the gate {gates.min_cosine}")
         # 1e-6: percentages of a few samples are not exact in floating point (72.0 - 71.0 > 1.0)
-        if self.top1_torch is not None and not abs(self.top1_export - self.top1_torch) <= gates.max_top1_points + 1e-6:
+        if self.top1_torch is not None and not self.top1_torch - self.top1_export <= gates.max_top1_points + 1e-6:
             found.append(f"{self.modality}: zero-shot top-1 {self.top1_export:.1f}% vs PyTorch {self.top1_torch:.1f}% "
-                         f"differs by more than {gates.max_top1_points} point(s)")
+                         f"is more than {gates.max_top1_points} point(s) below it over {self.samples} held-out inputs")
         return found
 
     def to_dict(self) -> dict:

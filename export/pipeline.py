@@ -25,6 +25,7 @@ import edgebind
 from edgebind.config import to_dict
 from edgebind.errors import ConfigError, require
 from edgebind.export.checks import check_graph
+from edgebind.export.fallback import MAX_KEPT, PROBE_SEED, quantize_with_fallback
 from edgebind.export.figures import time_ms
 from edgebind.export.graph import EXTERNAL_THRESHOLD, ExportError, export_encoder
 from edgebind.export.parity import CALIB_SEED, HELDOUT_SEED, MIN_COSINE_REDUCED, Gates, held_out, measure
@@ -44,7 +45,7 @@ class ExportOptions:
     dynamo: bool = False
     opset: Optional[int] = None  # None: 17 (TorchScript exporter) or 18 (dynamo)
     gates: Gates = field(default_factory=Gates)
-    samples: int = 32  # held-out synthetic samples per encoder
+    samples: int = 256  # held-out synthetic samples per encoder: one changed prediction is 0.4 points
     classes: int = 8  # classes of the held-out world (edgebind reproduce trains on 8)
     external_threshold: int = EXTERNAL_THRESHOLD
     allow_random_weights: bool = False
@@ -54,6 +55,7 @@ class ExportOptions:
     calib: int = 64  # int8 calibration windows per encoder
     calib_method: str = "percentile"
     calib_inputs: Optional[dict] = None  # modality -> preprocessed windows; None: the calibration world's
+    int8_fallback: int = MAX_KEPT  # at most this many int8 nodes kept fp32 when parity needs it (0: none)
 
     def __post_init__(self) -> None:
         unknown = [p for p in self.precisions if p not in PRECISIONS]
@@ -61,6 +63,8 @@ class ExportOptions:
             raise ConfigError(f"precisions {', '.join(self.precisions)} / calibration {self.calib_method} x "
                               f"{self.calib}: precisions are {', '.join(PRECISIONS)}, methods "
                               f"{', '.join(CALIB_METHODS)}, and at least 1 calibration window")
+        if self.int8_fallback < 0:
+            raise ConfigError(f"int8_fallback {self.int8_fallback}: the most int8 nodes to keep fp32 is 0 or more")
 
     @property
     def exporter(self) -> str:
@@ -208,19 +212,27 @@ def _variants(model, modalities: list[Modality], encoders: dict, folder: Path, h
     """(modality, precision) -> (graph, onnxruntime encoder, manifest figures) of each fp16 / int8
     variant; a variant failing its static checks raises ExportError."""
     calib = _calibration(model, modalities, heldout / "calibration", options) if "int8" in options.precisions else {}
+    probe = held_out(model, modalities, options.samples, options.classes, heldout / "probe", seed=PROBE_SEED).inputs \
+        if "int8" in options.precisions and options.int8_fallback else {}
     made = {}
     for name, (graph, encoder, _) in encoders.items():
         layer_norms = _layer_norms(model, Modality.parse(name))
         for precision in options.precisions[1:]:
             path = folder / f"{name}.{precision}.onnx"
             if precision == "int8":
-                variant = quantize_int8(graph.path, path, calib[name], encoder.input_name, options.calib_method,
-                                        options.external_threshold)
+                if probe:
+                    variant, fallback = quantize_with_fallback(
+                        graph.path, path, calib[name], probe[name].numpy(), encoder.input_name, options.calib_method,
+                        options.external_threshold, max_kept=options.int8_fallback)
+                else:
+                    variant, fallback = quantize_int8(graph.path, path, calib[name], encoder.input_name,
+                                                      options.calib_method, options.external_threshold), None
                 extra = {"quantization": {"format": "QDQ", "ops": list(QUANTIZED_OPS), "weights": "int8 per-channel "
                          "symmetric", "activations": "int8 symmetric", "calibration": options.calib_method,
                          "calibration_windows": len(calib[name]),
                          "calibration_seed": None if options.calib_inputs is not None else CALIB_SEED,
-                         "quantized_nodes": dict(quantized_ops(variant.path))}}
+                         "quantized_nodes": dict(quantized_ops(variant.path)),
+                         "fallback": fallback.to_dict() if fallback else None}}
                 problems = check_quantized(variant.path)
             else:
                 variant = convert_fp16(graph.path, path, options.external_threshold)

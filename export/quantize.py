@@ -15,7 +15,7 @@ import io
 import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -45,14 +45,14 @@ def _batches(windows: np.ndarray, input_name: str, batch: int = 8) -> Iterator[d
 
 
 def quantize_int8(fp32: Path, out: Path, windows: np.ndarray, input_name: str, method: str = "percentile",
-                  external_threshold: int = EXTERNAL_THRESHOLD) -> GraphFile:
-    """The QDQ int8 variant of graph `fp32`, calibrated on the preprocessed `windows`, written to `out`."""
+                  external_threshold: int = EXTERNAL_THRESHOLD, keep_fp32: Sequence[str] = ()) -> GraphFile:
+    """The QDQ int8 variant of graph `fp32`, calibrated on the preprocessed `windows`, written to `out`;
+    the MatMul/Gemm/Conv nodes named in `keep_fp32` stay fp32 (see `quantizable_nodes`)."""
     import onnx
 
     require("onnxruntime", "export", "int8 quantization")
     from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, \
         quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     if method not in CALIB_METHODS:
         raise ConfigError(f"--calib-method {method}: choose from {', '.join(CALIB_METHODS)}")
@@ -68,15 +68,13 @@ def quantize_int8(fp32: Path, out: Path, windows: np.ndarray, input_name: str, m
     with tempfile.TemporaryDirectory(prefix="edgebind-quant-", dir=out.parent) as work, \
             contextlib.redirect_stdout(io.StringIO()):  # the calibrators print their progress
         pre, qdq = Path(work) / "pre.onnx", Path(work) / "qdq.onnx"
-        quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True, save_as_external_data=large,
-                          all_tensors_to_one_file=True)
-        prepared = onnx.load(str(pre))
-        _name_nodes(prepared.graph)  # nodes_to_quantize goes by name
-        _unshare_weights(prepared.graph)
-        save_graph(prepared, pre, external_threshold)
+        prepared = _prepare(fp32, pre, large, external_threshold)
+        nodes = [n for n in _weighted(prepared.graph) if n not in keep_fp32]
+        if not nodes:  # an empty list would tell the quantizer to quantize every node
+            raise ConfigError(f"{fp32.name}: keep_fp32 leaves no node to quantize; export fp32 only")
         quantize_static(
             str(pre), str(qdq), Reader(), quant_format=QuantFormat.QDQ, op_types_to_quantize=list(QUANTIZED_OPS),
-            nodes_to_quantize=_weighted(prepared.graph),
+            nodes_to_quantize=nodes,
             per_channel=True, reduce_range=False, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
             calibrate_method={"percentile": CalibrationMethod.Percentile, "entropy": CalibrationMethod.Entropy,
                               "minmax": CalibrationMethod.MinMax}[method],
@@ -88,6 +86,32 @@ def quantize_int8(fp32: Path, out: Path, windows: np.ndarray, input_name: str, m
         quantized = onnx.load(str(qdq))
         _unshare_dequantized(quantized.graph)
         return save_graph(quantized, out, external_threshold)
+
+
+def _prepare(fp32: Path, pre: Path, large: bool, external_threshold: int):
+    """Graph `fp32` as the quantizer takes it, saved to `pre`: onnxruntime's pre-processing, every node
+    named (nodes_to_quantize goes by name), no weight shared between a quantized node and another."""
+    import onnx
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True, save_as_external_data=large,
+                      all_tensors_to_one_file=True)
+    prepared = onnx.load(str(pre))
+    _name_nodes(prepared.graph)
+    _unshare_weights(prepared.graph)
+    save_graph(prepared, pre, external_threshold)
+    return prepared
+
+
+def quantizable_nodes(fp32: Path, external_threshold: int = EXTERNAL_THRESHOLD) -> list[str]:
+    """Names of the nodes of graph `fp32` that `quantize_int8` runs in int8, in graph order (the names
+    its `keep_fp32` takes)."""
+    import onnx
+
+    require("onnxruntime", "export", "int8 quantization")
+    large = weight_bytes(onnx.load(str(fp32))) > external_threshold
+    with tempfile.TemporaryDirectory(prefix="edgebind-quant-", dir=fp32.parent) as work:
+        return _weighted(_prepare(fp32, Path(work) / "pre.onnx", large, external_threshold).graph)
 
 
 def _unshare_dequantized(graph) -> None:

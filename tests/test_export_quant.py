@@ -1,6 +1,8 @@
 """INT8 / FP16 variants and `edgebind bench`: the int8 export passes its gates with zero points 0 and
 only weight-bearing MatMul/Gemm/Conv quantized, a constant calibration fails the gate and writes
-nothing, the node's backend runs the int8 variant, and bench writes every figure."""
+nothing, the zero-shot gate fails a drop and not a gain, the fp32 fallback rescues an encoder that
+all-int8 breaks, the node's backend runs the int8 variant, and bench writes every figure."""
+import dataclasses
 import json
 
 import numpy as np
@@ -12,6 +14,7 @@ from edgebind.cli.main import main  # noqa: E402
 from edgebind.errors import ConfigError  # noqa: E402
 from edgebind.export.bench import write_default_backend  # noqa: E402
 from edgebind.export.graph import ExportError  # noqa: E402
+from edgebind.export.parity import Gates, Parity  # noqa: E402
 from edgebind.export.pipeline import ExportOptions, export_model  # noqa: E402
 from edgebind.export.quantize import check_quantized, quantized_ops  # noqa: E402
 from edgebind.runtime.backend import build_backend  # noqa: E402
@@ -57,11 +60,40 @@ def test_zero_points_are_zero_and_only_weight_bearing_matmul_gemm_conv_are_quant
 
 def test_a_constant_calibration_fails_the_gate_and_writes_nothing(tmp_path, exported):
     shape = json.loads((exported / "manifest.json").read_text())["encoders"]["audio"]["input"]["shape"][1:]
-    bad = ExportOptions(samples=16, latency_runs=2, precisions=("fp32", "int8"),
+    bad = ExportOptions(samples=16, latency_runs=2, precisions=("fp32", "int8"), int8_fallback=0,
                         calib_inputs={"audio": np.zeros((1, *shape), np.float32)})
     with pytest.raises(ExportError, match=r"audio int8: cosine vs PyTorch min .* below the gate 0.99"):
         export_model(MODEL, tmp_path / "out", ["audio"], bad)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_zero_shot_gate_fails_a_drop_of_more_than_a_point_and_never_a_gain():
+    gates = Gates(min_cosine=0.99)
+    drop = Parity("imu int8", 256, 0.999, 0.9999, top1_torch=80.0, top1_export=78.5)
+    assert drop.failures(gates) == ["imu int8: zero-shot top-1 78.5% vs PyTorch 80.0% is more than 1.0 point(s) "
+                                    "below it over 256 held-out inputs"]
+    assert Parity("imu int8", 256, 0.999, 0.9999, top1_torch=80.0, top1_export=79.0).failures(gates) == []
+    # One flip for the better on 32 inputs is +3.1 points: it failed the old two-sided gate.
+    assert Parity("thermal int8", 32, 0.999, 0.9999, top1_torch=68.75, top1_export=71.875).failures(gates) == []
+
+
+def test_the_fp32_fallback_keeps_the_imu_input_projection_and_the_export_passes(tmp_path):
+    # All-int8, the tiny IMU encoder's worst held-out cosine is 0.981: below the gate, nothing written.
+    options = ExportOptions(latency_runs=2, precisions=("fp32", "int8"))
+    with pytest.raises(ExportError, match=r"imu int8: cosine vs PyTorch min 0\.9[0-8]\d* .* below the gate 0\.99"):
+        export_model(MODEL, tmp_path / "off", ["imu"], dataclasses.replace(options, int8_fallback=0))
+    assert not (tmp_path / "off").exists()
+    out = export_model(MODEL, tmp_path / "on", ["imu"], options)
+    variant = json.loads((out / "manifest.json").read_text())["encoders"]["imu"]["variants"]["int8"]
+    fallback = variant["quantization"]["fallback"]
+    assert fallback["kept_fp32"] == ["/imu/proj/MatMul"] and fallback["trials"] >= 2
+    assert fallback["probe_cosine_min_all_int8"] < 0.995 <= fallback["probe_cosine_min"]
+    assert variant["parity"]["cosine_min"] >= 0.99 and check_quantized(out / "imu.int8.onnx") == []
+    graph = onnx.load(str(out / "imu.int8.onnx"))
+    dq = {o for n in graph.graph.node if n.op_type == "DequantizeLinear" for o in n.output}
+    kept = [n for n in graph.graph.node if n.name == "/imu/proj/MatMul"]
+    assert len(kept) == 1 and not set(kept[0].input) & dq  # it reads fp32 values
+    assert quantized_ops(out / "imu.int8.onnx")["MatMul"] >= 4  # the rest is still int8
 
 
 def test_the_backend_runs_the_int8_variant_and_refuses_a_missing_one(exported):

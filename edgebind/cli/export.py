@@ -4,10 +4,12 @@ Writes OUT/<modality>.onnx per encoder (input: the transform's preprocessed tens
 output: the unit-norm embedding) and OUT/manifest.json (source model and checkpoint hash, each
 encoder's input, opset, exporter, transform config, logit scale, parity and onnxruntime latency).
 Every graph passes static checks and the parity gates (cosine >= 0.9999 against PyTorch on held-out
-synthetic inputs, zero-shot top-1 within 1 point) or the export fails and writes nothing.
+synthetic inputs, zero-shot top-1 at most 1 point below) or the export fails and writes nothing.
 --precision adds fp16 / int8 variants beside each graph (OUT/<modality>.int8.onnx: explicit QDQ,
 MatMul/Gemm/Conv only, symmetric, calibrated on --calib windows of another unseen synthetic world),
-gated at cosine >= 0.99 and zero-shot within 1 point.
+gated at cosine >= 0.99 and zero-shot at most 1 point below. An int8 graph whose worst cosine on
+probe windows (a third unseen world) is below 0.995 keeps, one round at a time, the node whose fp32
+copy helps most (up to --int8-fallback nodes; the manifest lists them).
 OUT then works wherever --model takes a model: `edgebind run`, `edgebind embed`.
 
 examples:
@@ -31,7 +33,7 @@ def run(args) -> int:
 
     options = ExportOptions(dynamo=args.dynamo, opset=args.opset, samples=args.samples,
                             allow_random_weights=args.allow_random_weights, precisions=parse_precisions(args.precision),
-                            calib=args.calib, calib_method=args.calib_method)
+                            calib=args.calib, calib_method=args.calib_method, int8_fallback=args.int8_fallback)
     modalities = [m.strip() for m in args.modalities.split(",") if m.strip()] if args.modalities else None
     out = export_model(args.model, args.out, modalities, options)
     manifest = read_manifest(out)
@@ -58,11 +60,15 @@ def add_parser(sub) -> None:
     parser.add_argument("--opset", type=int, help="ONNX opset (default: 17, or 18 with --dynamo)")
     parser.add_argument("--dynamo", action=argparse.BooleanOptionalAction, default=False,
                         help="use torch.onnx's dynamo exporter instead of the TorchScript one (default: no)")
-    parser.add_argument("--samples", type=int, default=32, help="held-out synthetic samples for the parity gates")
+    parser.add_argument("--samples", type=int, default=256,
+                        help="held-out synthetic samples for the parity gates (default: 256, so one changed "
+                             "prediction moves top-1 by 0.4 points)")
     parser.add_argument("--precision", default="fp32",
                         help="comma-separated precisions: fp32 (always), fp16, int8 (default: %(default)s)")
     parser.add_argument("--calib", type=int, default=64, help="int8 calibration windows per encoder (default: %(default)s)")
     parser.add_argument("--calib-method", default="percentile", choices=("percentile", "entropy", "minmax"),
                         help="int8 activation range calibration (default: %(default)s)")
+    parser.add_argument("--int8-fallback", type=int, default=3, metavar="N",
+                        help="most int8 nodes kept fp32 when parity needs it; 0: none (default: %(default)s)")
     parser.add_argument("--allow-random-weights", action="store_true",
                         help="export a config's random weights (for benchmarks and tests only)")
