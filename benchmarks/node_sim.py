@@ -8,12 +8,16 @@ Parts (each writes its key of the JSON; run them one at a time, the machine has 
 - realtime: all four sim sensors at their default rates in real time for --seconds: windows
   embedded and dropped, window-end-to-embedding latency, onset-to-event latency per modality on the wall
   clock, CPU share of the node's threads and of the whole process.
-- rates: the sim played --speeds times faster than real time, per model (a name, a checkpoint or an
-  export directory, which runs on onnxruntime): the highest speed with no dropped window (the
-  real-time factor the node can sustain), and the CPU time per window.
+- rates: the sim played --speeds times faster than real time, per model of --models (a name, a
+  checkpoint or an export directory, which runs the backend `edgebind bench --pick` chose): the
+  highest speed with no dropped window (the real-time factor the node can sustain), and the CPU time
+  per window.
+detection and realtime run the shipped model, or --model (e.g. its export directory: the key then
+ends in "_model-<folder name>" and the result names the backend).
 - soak: real time for --seconds: RSS and window-queue depth sampled every 10 s.
 
-usage: .venv/bin/python benchmarks/node_sim.py detection|realtime|rates|soak [--seconds S] [--models A,B] [--no-onset]
+usage: .venv/bin/python benchmarks/node_sim.py detection|realtime|rates|soak [--seconds S] [--model M]
+       [--models A,B] [--no-onset]
 """
 from __future__ import annotations
 
@@ -59,6 +63,11 @@ def _drain(node: Node, seconds: float | None, on_item=None) -> None:
             on_item(item)
 
 
+def _model(args) -> dict:
+    """node_config's backend argument for --model (none: the node's default model)."""
+    return {"backend": {"model": args.model}} if args.model else {}
+
+
 def detection(args) -> dict:
     """With --enter-windows/--hop other than the defaults, the thresholds are calibrated anew for
     them, as the shipped calibration was made: 120 s of background-only sim, seed 5."""
@@ -70,11 +79,12 @@ def detection(args) -> dict:
         background = [{**s, "events": False, "seed": 5} for s in _sim(0, 120.0)]
         calibration = str(Path(__file__).with_name(".node_sim_calibration.json"))
         calibrate(node_config(sensors=background, **settings), None).save(calibration)
-    with Node(node_config(sensors=_sim(0, args.seconds), calibration=calibration, **settings)) as node:
+    with Node(node_config(sensors=_sim(0, args.seconds), calibration=calibration, **settings, **_model(args))) as node:
         detections = [i for i in node if isinstance(i, Detection)]
         scenes = len(node.sources[0].schedule.events(args.seconds))
+        backend = node.backend.describe()
     starts = [d for d in detections if d.kind == "start"]
-    return {"sim_seconds": args.seconds, "enter_windows": args.enter_windows, "hop_s": args.hop,
+    return {"backend": backend, "sim_seconds": args.seconds, "enter_windows": args.enter_windows, "hop_s": args.hop,
             "audio_window_s": args.audio_s, "onset_path": args.onset, "scenes": scenes,
             "wall_s": round(time.monotonic() - start, 1),
             "per_modality": detection_report(detections, scenes),
@@ -88,14 +98,16 @@ def realtime(args) -> dict:
         if isinstance(item, Detection) and item.kind == "start" and item.meta.get("label") == item.event:
             onset_latency.setdefault(item.modality, []).append(time.monotonic() - item.meta["onset_host"])
 
-    with Node(node_config(sensors=_sim(1, None))) as node:
+    with Node(node_config(sensors=_sim(1, None), **_model(args))) as node:
+        node.backend  # loaded before the clock starts
         cpu0, wall0 = _cpu_s(), time.monotonic()
         _drain(node, args.seconds, on_item)
         threads = {t.name: t.native_id for t in node._threads}
         cpu = {name: round(100 * _cpu_s(tid) / args.seconds, 2) for name, tid in threads.items()}
         process = 100 * (_cpu_s() - cpu0) / (time.monotonic() - wall0)
         stats = node.stats()
-    return {"seconds": args.seconds, "streams": stats["streams"], "window_drops": stats["window_drops"],
+        backend = node.backend.describe()
+    return {"backend": backend, "seconds": args.seconds, "streams": stats["streams"], "window_drops": stats["window_drops"],
             "node_threads_cpu_percent_of_one_core": cpu, "process_cpu_percent_of_one_core": round(process, 1),
             "onset_to_event_wall_s": {m: {"n": len(lat), "p50": round(float(np.percentile(lat, 50)), 3),
                                           "p99": round(float(np.percentile(lat, 99)), 3)}
@@ -146,6 +158,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("part", choices=("detection", "realtime", "rates", "soak"))
     parser.add_argument("--seconds", type=float)
+    parser.add_argument("--model", help="detection/realtime: the node's model (default: the shipped one)")
     parser.add_argument("--models", default="edgebind-tiny-synthetic,edgebind-small")
     parser.add_argument("--speeds", type=float, nargs="+", default=[1, 2, 4, 8, 16, 32])
     parser.add_argument("--enter-windows", type=int, default=2, help="detection: windows to open an event")
@@ -160,6 +173,7 @@ def main() -> None:
     key = args.part if defaults_used else \
         f"{args.part}_enter{args.enter_windows}_hop{args.hop}" + (f"_audio{args.audio_s}" if args.audio_s else "")
     key += "" if args.onset else "_no_onset"
+    key += f"_model-{Path(args.model).name}" if args.model and args.part in ("detection", "realtime") else ""
     data[key] = {"measured": time.strftime("%Y-%m-%d"), "cpu_count": os.cpu_count(),
                        **globals()[args.part](args)}
     OUT.write_text(json.dumps(data, indent=1) + "\n")

@@ -6,6 +6,7 @@ a checkpoint. Preprocessing is rebuilt from the manifest's transform configs: no
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
@@ -107,7 +108,7 @@ class OpenVinoEncoder:
     inference precision) or int8 (the QDQ graph); the same call as OnnxEncoder. Compiled with the
     LATENCY hint, and for `static_batch` inputs (the node's batch 1) from a copy reshaped to that fixed
     batch: a static shape lets the CPU plugin pick its kernels ahead (int8 encoders 1.1-1.3x faster at batch
-    1, benchmarks/profile_small.json); other batch sizes run the dynamic graph, compiled on first use."""
+    1, benchmarks/profile_small.json); other batch sizes run the dynamic graph, compiled up front too."""
 
     def __init__(self, path: "str | Path", threads: int | None = None, precision: str = "fp32",
                  static_batch: int | None = 1, perf_counters: bool = False):
@@ -122,6 +123,7 @@ class OpenVinoEncoder:
         self._compiled: dict = {}  # batch size (None: dynamic) -> compiled model
         if static_batch:
             self._compile(static_batch)
+        self._compile(None)  # now, not on the first other batch size: compiling takes ~150 ms (a p99 spike in the node)
 
     def _compile(self, batch: int | None):
         if batch not in self._compiled:
@@ -168,6 +170,21 @@ def tensorrt_encoder(directory: Path, entry: dict, modality: str, precision: str
 
     engine, graph = engine_paths(directory, entry, modality, precision)
     return TensorRtEncoder(engine, graph, rebuild_command(directory, precision, modality), device)
+
+
+@contextlib.contextmanager
+def _one_torch_thread():
+    """Preprocess (the fbank, resizing: torch ops of a millisecond) on the calling thread alone. torch's
+    thread pool, idle between a node's windows, costs more to wake than the work: in the node over the
+    sim sensors the audio fbank took 10.5 ms p50 on 2 threads and 2.4 ms on one (alone: 1 ms)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 class ExportedModel:
@@ -236,7 +253,9 @@ class ExportedModel:
 
     def embed(self, modality: "Modality | str", items: Sequence[Any], batch_size: int = 32) -> np.ndarray:
         """Raw inputs of one modality (what its transform reads) -> unit-norm embeddings."""
-        return self.embed_tensors(modality, self.transform(modality).batch(list(items)), batch_size)
+        with _one_torch_thread():
+            x = self.transform(modality).batch(list(items))
+        return self.embed_tensors(modality, x, batch_size)
 
     def logit_scale(self, modality: "Modality | str") -> float | None:
         return self.encoder(modality).get("logit_scale")

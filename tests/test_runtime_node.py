@@ -30,6 +30,17 @@ def backend():
     return TorchBackend(TorchConfig())
 
 
+def test_the_shipped_sim_calibration_serves_an_export_of_the_shipped_model_only(tmp_path):
+    # An export directory is known by its manifest; its vectors are its source model's.
+    for name, source in (("tiny", "edgebind-tiny-synthetic"), ("other", "runs/bind")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "manifest.json").write_text(json.dumps({"format_version": 1, "model_id": source, "encoders": {}}))
+    assert node_config(sensors=_sim(5.0), backend={"model": str(tmp_path / "tiny"), "type": "onnxruntime"}
+                       ).calibration == str(SIM_CALIBRATION)
+    assert node_config(sensors=_sim(5.0), backend={"model": str(tmp_path / "other"), "type": "onnxruntime"}
+                       ).calibration is None
+
+
 def test_the_default_node_detects_the_sim_events(backend):
     config = node_config(sensors=_sim(80.0))
     assert [e.name for e in config.events][:3] == ["drone", "fan", "dog"]

@@ -56,6 +56,14 @@ def default_type(model: Any) -> str:
     return read_manifest(model).get("default_backend", {}).get("type", "onnxruntime")
 
 
+def source_model(model: Any) -> Any:
+    """The model a spec's vectors come from: an export directory's source model (its manifest's
+    model_id), else the spec itself. An export of a model shares that model's space and calibrations."""
+    from edgebind.export.runtime import is_export_dir, read_manifest
+
+    return read_manifest(model).get("model_id", model) if isinstance(model, str) and is_export_dir(model) else model
+
+
 def backend_config(data: "dict[str, Any] | BackendConfig", where: str = "backend") -> BackendConfig:
     """A typed backend config from a dict whose `type` picks the backend (default: onnxruntime for
     an export directory, torch for anything else)."""

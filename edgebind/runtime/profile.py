@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 from edgebind.config import from_dict
 from edgebind.errors import ConfigError
-from edgebind.runtime.backend import DEFAULT_MODEL
+from edgebind.runtime.backend import DEFAULT_MODEL, source_model
 from edgebind.runtime.node import NodeConfig
 
 SIM_CALIBRATION = Path(__file__).with_name("sim_calibration.json")  # `edgebind calibrate`, see README
@@ -70,6 +70,6 @@ def node_config(profile: dict[str, Any] | None = None, *, sensors: list | None =
     config = from_dict(NodeConfig, data, where)
     if not config.events and all(s.type == "sim" for s in config.sensors):
         config.events = from_dict(NodeConfig, {"events": sim_events(config.sensors[0].num_classes)}, where).events
-        if config.calibration is None and config.backend.model == DEFAULT_MODEL:
+        if config.calibration is None and source_model(config.backend.model) == DEFAULT_MODEL:
             config.calibration = str(SIM_CALIBRATION)
     return config
