@@ -12,7 +12,8 @@ from PIL import Image
 
 from edgebind.errors import ConfigError
 from edgebind.manifest import read_manifest
-from edgebind.synthetic import ATTRIBUTES, CLASS_NAMES, WorldConfig, class_spec, make_world, render_sample, sample_scene
+from edgebind.synthetic import ATTRIBUTES, CLASS_NAMES, SHOWS, WorldConfig, class_spec, make_world, render_sample, \
+    sample_scene
 
 CONFIG = WorldConfig()
 N_TRAIN, N_TEST = 160, 80
@@ -195,6 +196,60 @@ def test_attributes_show_in_every_modality(rendered: list[dict], attribute: str,
     effect = values[high].mean() - values[~high].mean()
     stderr = np.sqrt(values[high].var(ddof=1) / high.sum() + values[~high].var(ddof=1) / (~high).sum())
     assert sign * effect > 3 * stderr, (effect, stderr)
+
+
+def _step_ratio(values: np.ndarray) -> float:
+    """The largest step between horizontal neighbours over the largest between vertical ones, valid
+    (non-zero) pixels only: a horizontal smear turns the object's left and right edges into ramps."""
+    steps = []
+    for axis in (1, 0):
+        diff = np.abs(np.diff(values.astype(float), axis=axis))
+        valid = (np.take(values, range(1, values.shape[axis]), axis=axis) > 0) & \
+            (np.take(values, range(values.shape[axis] - 1), axis=axis) > 0)
+        steps.append(diff[valid].max())
+    return steps[0] / steps[1]
+
+
+# The cues only a cues="all" world adds (world.SHOWS), with the same 3-standard-error rule.
+ALL_CUE_EFFECTS = [
+    ("temperature", "audio", lambda s: np.mean(np.diff(s["audio"]) ** 2) / np.mean(s["audio"] ** 2), +1),
+    ("speed", "depth", lambda s: _step_ratio(s["depth"]), -1),
+    ("temperature", "depth", lambda s: ((s["depth"] == 0).sum() / max(((s["depth"] > 0) & (s["depth"] < 3800)).sum(), 1)), +1),
+    ("speed", "thermal", lambda s: _step_ratio(s["thermal"]), -1),
+    ("distance", "imu", lambda s: s["imu"][:, 1:4].std(axis=0).sum(), -1),
+    ("temperature", "imu", lambda s: s["imu"][:, 4:7].mean(), +1),
+]
+
+
+@pytest.fixture(scope="module")
+def rendered_all_cues() -> list[dict]:
+    config = WorldConfig(cues="all")
+    return [render_sample(sample_scene(i, config), config) for i in range(N_TRAIN)]
+
+
+@pytest.mark.parametrize("attribute, modality, statistic, sign", ALL_CUE_EFFECTS)
+def test_with_all_cues_every_modality_shows_every_attribute(rendered: list[dict], rendered_all_cues: list[dict],
+                                                             attribute: str, modality: str, statistic, sign: int) -> None:
+    assert attribute not in SHOWS["partial"][modality] and attribute in SHOWS["all"][modality]
+    high = np.array([s["attributes"][attribute] == ATTRIBUTES[attribute][1] for s in rendered_all_cues])
+    values = np.array([statistic(s) for s in rendered_all_cues], dtype=float)
+    effect = values[high].mean() - values[~high].mean()
+    stderr = np.sqrt(values[high].var(ddof=1) / high.sum() + values[~high].var(ddof=1) / (~high).sum())
+    assert sign * effect > 3 * stderr, (effect, stderr)
+
+
+def test_the_added_cues_mark_only_high_attributes(rendered: list[dict], rendered_all_cues: list[dict]) -> None:
+    # A small, cool, slow, near object renders alike in both worlds: the cues add to the default one.
+    low = [i for i, s in enumerate(rendered_all_cues) if all(v == ATTRIBUTES[k][0] for k, v in s["attributes"].items())]
+    assert len(low) >= 5
+    for i in low:
+        for key in ("image", "audio", "depth", "thermal", "imu"):
+            assert np.array_equal(rendered[i][key], rendered_all_cues[i][key]), (i, key)
+
+
+def test_cues_must_be_known() -> None:
+    with pytest.raises(ConfigError, match="cues must be one of partial, all, got 'most'"):
+        WorldConfig(cues="most")
 
 
 @pytest.mark.parametrize(

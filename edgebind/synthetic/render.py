@@ -3,6 +3,8 @@
 Image, depth and thermal share one object geometry (silhouette, centre, radius, rotation), as if the
 sensors were co-registered; audio and IMU come from the same object's vibration. Each renderer draws
 its nuisance from its own generator `scene.rng(stream)`, so modalities stay independent and seeded.
+The cues of `cues="all"` worlds (world.SHOWS) draw from streams of their own (6, 7), so the default
+world renders exactly as it did before they existed.
 """
 from __future__ import annotations
 
@@ -60,6 +62,11 @@ PITCH = (1.06, 0.9)  # audio pitch factor for (small, large): big objects sound 
 VIB = (0.92, 1.08)  # IMU vibration frequency factor for (slow, fast)
 MAX_PITCH, MAX_VIB = PITCH[0] * 1.01, VIB[1] * 1.02  # including per-sample jitter
 _WARM, _COOL = np.array([1.0, 0.55, 0.25]), np.array([0.25, 0.55, 1.0])
+SMEAR = 0.12  # motion blur of a fast object, fraction of the frame (image; depth and thermal with cues="all")
+HISS = 0.25  # a hot object's hiss, relative to its tone's level (cues="all")
+DROPOUT = 0.12  # share of a hot object's depth pixels lost to its IR glare (cues="all")
+FAR_VIBRATION = 0.5  # vibration amplitude reaching the IMU from far away (cues="all")
+HOT_GYRO_BIAS = 0.05  # rad/s added to the gyro bias by a hot object's heat (cues="all")
 
 
 def _frame(scene: "Scene", size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -95,6 +102,11 @@ def _box_blur(a: np.ndarray, k: int, axis: int) -> np.ndarray:
     return (np.take(c, range(k, n), axis=axis) - np.take(c, range(0, n - k), axis=axis)) / k
 
 
+def _smear(a: np.ndarray, size: int) -> np.ndarray:
+    """Horizontal motion blur of a fast object over a `size`-pixel frame."""
+    return _box_blur(a, max(2, round(SMEAR * size)), axis=1)
+
+
 def image(scene: "Scene", size: int) -> np.ndarray:
     """RGB uint8: class shape in class colour (warmer when hot, hazier when far) on a random backdrop;
     fast objects are motion-blurred."""
@@ -111,7 +123,7 @@ def image(scene: "Scene", size: int) -> np.ndarray:
     foreground = colour * shading[..., None] * rng.uniform(0.85, 1.1)
     alpha = _silhouette(scene, size)
     if scene.high("speed"):
-        alpha = _box_blur(alpha, max(2, round(0.12 * size)), axis=1)
+        alpha = _smear(alpha, size)
     rgb = background * (1 - alpha[..., None]) + foreground * alpha[..., None]
     return np.rint(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
 
@@ -132,33 +144,46 @@ def audio(scene: "Scene", seconds: float, rate: int) -> np.ndarray:
     envelope = 0.25 + 0.75 * (0.5 + 0.5 * np.sin(2 * math.pi * am_rate * t + rng.uniform(0, 6.3))) ** spec.pulse
     level = (0.6, 0.2)[scene.high("distance")] * rng.uniform(0.8, 1.2)
     wave = level * envelope * tone / np.abs(tone).max() + 0.3 * scene.noise * rng.standard_normal(t.size)
+    if scene.shows("audio", "temperature") and scene.high("temperature"):
+        hiss = np.diff(scene.rng(6).standard_normal(t.size + 1))  # white noise, high-passed
+        wave = wave + HISS * level * hiss / hiss.std()
     return np.clip(wave, -1, 1).astype(np.float32)
 
 
 def depth(scene: "Scene", size: int) -> np.ndarray:
     """uint16 millimetres: the class silhouette with its class relief (deeper when large) at the near or
-    far distance, over a tilted background plane; depth-dependent noise and a few 0 (invalid) pixels."""
+    far distance, over a tilted background plane; depth-dependent noise and a few 0 (invalid) pixels.
+    With cues="all" a fast object smears into the background (flying pixels between the two depths)
+    and a hot one loses pixels to IR glare."""
     rng = scene.rng(3)
     x, y, u, v = _frame(scene, size)
     plane = rng.uniform(4.0, 6.0) + rng.uniform(-1, 1) * (x - 0.5) + rng.uniform(-1, 1) * (y - 0.5)
     distance = rng.uniform(*((1.0, 1.6), (2.6, 3.4))[scene.high("distance")])
     height = _RELIEFS[scene.spec.relief](np.clip(np.hypot(u, v), 0, 1))
     surface = distance - height * scene.spec.relief_m * (0.6, 1.0)[scene.high("size")]
-    metres = np.where(_silhouette(scene, size) > 0.5, surface, plane)
+    coverage = _silhouette(scene, size)
+    metres = np.where(coverage > 0.5, surface, plane)
+    if scene.shows("depth", "speed") and scene.high("speed"):  # motion mixes object and background
+        coverage = _smear(coverage, size)
+        metres = coverage * np.where(coverage > 0, surface, 0) + (1 - coverage) * plane
     metres = metres + 0.012 * scene.noise * metres**2 * rng.standard_normal(metres.shape)
     millimetres = np.clip(np.rint(metres * 1000), 1, 65535).astype(np.uint16)
     millimetres.flat[rng.integers(0, size * size, max(1, size * size // 500))] = 0
+    if scene.shows("depth", "temperature") and scene.high("temperature"):
+        millimetres[(coverage > 0.5) & (scene.rng(7).random(coverage.shape) < DROPOUT)] = 0
     return millimetres
 
 
 def thermal(scene: "Scene", size: int) -> np.ndarray:
     """float32 Kelvin: ambient with a gradient, plus the class heat pattern over the (slightly
-    diffused) silhouette, scaled by hot/cool."""
+    diffused) silhouette, scaled by hot/cool; with cues="all" a fast object trails (sensor lag)."""
     rng = scene.rng(4)
     x, y, u, v = _frame(scene, size)
     ambient = rng.uniform(288.0, 298.0) + rng.uniform(-1.5, 1.5) * (x - 0.5) + rng.uniform(-1.5, 1.5) * (y - 0.5)
     k = max(1, size // 21)
     heat = _box_blur(_box_blur(_silhouette(scene, size), k, axis=0), k, axis=1)
+    if scene.shows("thermal", "speed") and scene.high("speed"):
+        heat = _smear(heat, size)
     pattern = _HEAT[scene.spec.heat_pattern](u, v, scene.spec.heat_freq)
     delta = scene.spec.delta_k * (0.35, 1.0)[scene.high("temperature")] * rng.uniform(0.9, 1.1)
     kelvin = ambient + delta * heat * pattern + scene.noise * rng.standard_normal((size, size))
@@ -167,13 +192,16 @@ def thermal(scene: "Scene", size: int) -> np.ndarray:
 
 def imu(scene: "Scene", seconds: float, rate: float) -> np.ndarray:
     """float32 rows (t, ax, ay, az, gx, gy, gz): gravity on +z (slightly tilted) plus the class
-    vibration (frequency, axis, harmonic) whose amplitude follows size and frequency and rhythm speed."""
+    vibration (frequency, axis, harmonic) whose amplitude follows size and frequency and rhythm speed;
+    with cues="all" the vibration fades with distance and heat adds to the gyro bias."""
     rng = scene.rng(5)
     spec = scene.spec
     t = np.arange(round(seconds * rate)) / rate
     fast = scene.high("speed")
     freq = spec.vib_hz * VIB[fast] * rng.uniform(0.98, 1.02)
     amplitude = (0.5, 1.5)[scene.high("size")] * rng.uniform(0.85, 1.15)
+    if scene.shows("imu", "distance") and scene.high("distance"):
+        amplitude *= FAR_VIBRATION
     p = rng.uniform(0, 2 * math.pi, 4)
     envelope = amplitude * (0.6 + 0.4 * np.sin(2 * math.pi * (0.8, 2.5)[fast] * t + p[0]))
     vibration = envelope * (np.sin(2 * math.pi * freq * t + p[1])
@@ -183,5 +211,7 @@ def imu(scene: "Scene", seconds: float, rate: float) -> np.ndarray:
     accel = gravity + vibration[:, None] * np.asarray(spec.vib_axis)
     gyro = 0.2 * (envelope * np.sin(2 * math.pi * freq / 3 * t + p[3]))[:, None] * np.asarray(spec.gyro_axis)
     gyro = gyro + rng.normal(0, 0.01, 3)  # bias
+    if scene.shows("imu", "temperature") and scene.high("temperature"):
+        gyro = gyro + HOT_GYRO_BIAS
     noise = scene.noise * rng.standard_normal((t.size, 6)) * np.array([0.5] * 3 + [0.05] * 3)
     return np.column_stack([t, np.hstack([accel, gyro]) + noise]).astype(np.float32)

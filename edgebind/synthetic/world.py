@@ -1,8 +1,9 @@
 """A deterministic paired toy world: K sound-making objects observed by every edgebind modality.
 
 Each class has a signature in every modality, and each sample draws four attributes (size,
-temperature, speed, distance) that every modality and the caption reflect, so modalities pair per
-sample and not only per class. Sample `i` depends only on (seed, i), never on other samples.
+temperature, speed, distance) that the caption names and the modalities show, so modalities pair per
+sample and not only per class: by default each modality shows the attributes it physically would
+(SHOWS), with `cues="all"` every modality shows all four. Sample `i` depends only on (seed, i), never on other samples.
 By default the (at most 16) class signatures are fixed; `signature_seed` draws a new world instead:
 any number of classes, with names and signatures drawn from that seed, so a training recipe can be
 checked on worlds it was never tuned on.
@@ -44,6 +45,17 @@ ATTRIBUTES: dict[str, tuple[str, str]] = {
     "speed": ("slow", "fast"),
     "distance": ("near", "far"),
 }
+# The attributes each modality shows (render.py), per WorldConfig.cues. "partial": audio has no
+# temperature, depth sees neither temperature nor speed, thermal no speed, the IMU only size and speed.
+# "all" adds a cue for each of those: a hot object's hiss, depth's motion smear and IR dropouts on hot
+# surfaces, the thermal camera's lag on fast objects, vibration fading with distance and gyro bias
+# drifting with heat.
+SHOWS: dict[str, dict[str, frozenset]] = {
+    "partial": {"vision": frozenset(ATTRIBUTES), "audio": frozenset({"size", "speed", "distance"}),
+                "depth": frozenset({"size", "distance"}), "thermal": frozenset({"size", "temperature", "distance"}),
+                "imu": frozenset({"size", "speed"})},
+    "all": {m: frozenset(ATTRIBUTES) for m in ("vision", "audio", "depth", "thermal", "imu")},
+}
 
 
 @dataclass(frozen=True)
@@ -51,7 +63,8 @@ class WorldConfig:
     """Sizes, rates and the seed of a synthetic world; `noise` scales every nuisance noise (0 = clean).
 
     `seed` draws the samples; `signature_seed` (None: the fixed 16-class signatures) draws the
-    classes themselves, their names and signatures, for any `num_classes`.
+    classes themselves, their names and signatures, for any `num_classes`; `cues` says which
+    attributes each modality shows (SHOWS).
     """
 
     num_classes: int = 8
@@ -65,6 +78,7 @@ class WorldConfig:
     imu_seconds: float = 2.0
     noise: float = 0.1
     signature_seed: Optional[int] = None  # last: positional WorldConfig(classes, seed) keeps its meaning
+    cues: str = "partial"  # which attributes each modality shows: "partial" or "all" (see SHOWS)
 
     def __post_init__(self) -> None:
         if self.signature_seed is None and not 1 <= self.num_classes <= len(CLASS_NAMES):
@@ -75,6 +89,8 @@ class WorldConfig:
         for name in ("image_size", "depth_size", "thermal_size"):
             if getattr(self, name) < 16:
                 raise ConfigError(f"{name} must be at least 16 pixels, got {getattr(self, name)}")
+        if self.cues not in SHOWS:
+            raise ConfigError(f"cues must be one of {', '.join(SHOWS)}, got {self.cues!r}")
         if min(self.audio_seconds, self.imu_seconds) <= 0 or self.noise < 0:
             raise ConfigError("audio_seconds and imu_seconds must be > 0 and noise >= 0")
         specs = [self.spec(k) for k in range(self.num_classes)]
@@ -237,6 +253,7 @@ class Scene:
     radius: float  # object radius, fraction of the frame
     angle: float  # object rotation, radians
     noise: float  # this sample's noise level
+    cues: str = "partial"  # WorldConfig.cues
 
     @property
     def id(self) -> str:
@@ -250,6 +267,10 @@ class Scene:
     def high(self, attribute: str) -> bool:
         """Whether `attribute` takes its second value (large, hot, fast, far)."""
         return self.attributes[attribute] == ATTRIBUTES[attribute][1]
+
+    def shows(self, modality: str, attribute: str) -> bool:
+        """Whether `modality` shows `attribute` in this scene's world (SHOWS)."""
+        return attribute in SHOWS[self.cues][modality]
 
     def rng(self, stream: int) -> np.random.Generator:
         """An independent generator per (seed, sample, stream), so modalities never share draws."""
@@ -274,6 +295,7 @@ def sample_scene(index: int, config: WorldConfig = WorldConfig()) -> Scene:
         radius=float(radius),
         angle=float(rng.uniform(-0.35, 0.35)),
         noise=float(config.noise * rng.uniform(0.5, 1.5)),
+        cues=config.cues,
     )
 
 
