@@ -80,6 +80,10 @@ def test_the_onset_path_fires_within_a_hop_and_100_ms_of_each_sim_onset(backend)
     latency = {scene: d.t - d.meta["onset_host"] for scene, d in first.items()}  # sim time
     assert sorted(latency) == [0, 1, 2, 3, 4] and len(starts) == 5, starts  # each event once, nothing else
     assert all(d.onset for d in first.values()) and max(latency.values()) <= config.windows.hop_s + 0.1, latency
+    for d in first.values():  # the snapshot holds the sound's start, not only the regular window before it
+        audio = d.snapshot["sim_audio/audio"]
+        assert audio.t_end == pytest.approx(d.t) and audio.t_start < d.meta["onset_host"] < audio.t_end
+        assert len(audio.data[0]) == 2 * audio.data[1]  # the model's 2 s clip, as recorded
     without = dataclasses.replace(config, windows=dataclasses.replace(config.windows, onset=False))
     late, _ = _first_starts(without, backend)  # the 2 s windows alone: a second or more
     assert min(d.t - d.meta["onset_host"] for d in late.values()) >= 1.0
@@ -139,6 +143,11 @@ def test_run_and_calibrate_commands(tmp_path, capsys):
     assert records and {r["kind"] for r in records} == {"start", "end"}
     assert all(abs(r["wall_time"] - time.time()) < 600 for r in records)
     assert "sim_audio/audio        windows=52 embedded=52" in capsys.readouterr().out  # 37 + 3 onsets x 5
+    assert main(["run", *sim, "--no-live", "--no-onset"]) == 0
+    assert "sim_audio/audio        windows=37 embedded=37" in capsys.readouterr().out
+    assert main(["run", *sim, "--no-live", "--precision", "int8"]) == 2
+    assert "int8 runs from an export directory, not from the torch model 'edgebind-tiny-synthetic'" \
+        in capsys.readouterr().err
 
     calibration = tmp_path / "quiet.json"
     assert main(["calibrate", "--sensors", "sim_audio", "--set", "sim_audio.events=false", "--set",

@@ -62,7 +62,8 @@ def _onset_windows(signal: np.ndarray, windower: OnsetWindower, start: float = 1
 
 
 def test_a_sound_starting_yields_windows_of_it_alone_from_its_onset():
-    windows = _onset_windows(_sound(2.3, 4.0), OnsetWindower(fill_s=1.0, hop_s=0.1, max_s=0.5))
+    signal = _sound(2.3, 4.0)
+    windows = _onset_windows(signal, OnsetWindower(fill_s=1.0, hop_s=0.1, max_s=0.5))
     assert [round(w.t_end - 100.0, 3) for w in windows] == [2.4, 2.5, 2.6, 2.7, 2.8]  # then no more
     for k, window in enumerate(windows, 1):
         samples, rate = window.data
@@ -70,6 +71,12 @@ def test_a_sound_starting_yields_windows_of_it_alone_from_its_onset():
         n = round(0.1 * k * RATE)  # the new sound so far, looped to the model's length
         np.testing.assert_array_equal(samples[:, 0], np.tile(samples[:n, 0], -(-RATE // n))[:RATE])
         assert window.level_db > -20  # the tone (the noise before it is at -40 dB)
+        # Its context: the last second as recorded up to its end, the quiet before the onset included.
+        recorded, _ = window.context.data
+        end = round((window.t_end - 100.0) * RATE)
+        assert not window.context.onset and window.context.t_end == window.t_end
+        assert window.context.t_start == pytest.approx(window.t_end - 1.0)
+        np.testing.assert_array_equal(recorded, signal[end - RATE: end])
     pulsing = _onset_windows(_sound(1.5, 6.0, pulse_hz=3.0), OnsetWindower(fill_s=1.0))
     assert len(pulsing) == 5 and {round(w.t_start - 100.0, 1) for w in pulsing} == {1.5}  # no retrigger by its pulses
     assert _onset_windows(_sound(9.0, 4.0), OnsetWindower(fill_s=1.0)) == []  # steady noise: none

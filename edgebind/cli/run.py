@@ -23,6 +23,7 @@ examples:
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import signal
@@ -45,7 +46,7 @@ def build_config(args):
         sensors = sensor_configs(args.sensors or "sim", args.set)
     backend = {k: v for k, v in (("model", args.model), ("precision", args.precision)) if v is not None}
     detector = {"threshold": args.threshold} if args.threshold is not None else None
-    windows = {"hop_s": args.hop} if args.hop is not None else None
+    windows = {k: v for k, v in (("hop_s", args.hop), ("onset", args.onset)) if v is not None}
     store = {"path": args.store} if getattr(args, "store", None) else {}
     if getattr(args, "keep", None):
         store["max_age_s"] = parse_duration(args.keep, "--keep")
@@ -188,13 +189,16 @@ def add_node_options(parser) -> None:
                         help="set a sensor config key (repeatable)")
     parser.add_argument("--model", help="registered model name or checkpoint directory "
                                         "(default edgebind-tiny-synthetic)")
-    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"),
-                        help="torch backend precision (default fp32; fp16 on a GPU)")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16", "int8"),
+                        help="torch: fp32 (default), bf16, fp16 (GPU); an export directory: the variant to "
+                             "run (default: the one `edgebind bench --pick` chose, else fp32)")
     parser.add_argument("--profile", metavar="FILE.yaml", help="a launch profile (see launch/)")
     parser.add_argument("--detect", action="append", default=[], metavar="TEXT",
                         help='an event defined by text; "a|b" is a prompt ensemble (repeatable)')
     parser.add_argument("--threshold", type=float, help="score to enter an event, where not calibrated (default 0.5)")
     parser.add_argument("--hop", type=float, metavar="S", help="seconds between audio/IMU windows (default 0.5)")
+    parser.add_argument("--onset", action=argparse.BooleanOptionalAction, default=None,
+                        help="audio onset windows: an event a sound starts opens within ~0.1 s (default: on)")
     parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: until stopped)")
 
 

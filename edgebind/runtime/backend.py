@@ -132,6 +132,9 @@ class TorchConfig(BackendConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.precision == "int8":
+            raise ConfigError(f"int8 runs from an export directory, not from the torch model {self.model!r}: "
+                              "`edgebind export --model ... --precision fp32,int8 --out DIR`, then --model DIR")
         check_choice(self.precision, ("fp32", "bf16", "fp16"), "torch backend precision")
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             raise ConfigError(f"torch backend device must be auto, cpu, cuda or cuda:N, got {self.device!r}")

@@ -358,11 +358,14 @@ class Node:
             embedded.append(Embedding(window.source, modality, window.t_start, window.t_end, vectors[i], named,
                                       window.meta, window.onset))
             self._outputs.put(embedded[-1])
+            stream = f"{window.source}/{modality}"
             if not window.onset:  # an onset window holds a looped fragment: snapshots keep the regular ones
-                self._latest[f"{window.source}/{modality}"] = window
+                self._latest[stream] = window
+            # An event an onset window opens gets the stream as recorded up to that window's end.
+            snapshot = self._latest if window.context is None else {**self._latest, stream: window.context}
             if scores is not None:
                 for detection in self._detector.update(window.source, modality, window.t_end, scores[i],
-                                                       window.level_db, self._latest, window.meta, window.onset):
+                                                       window.level_db, snapshot, window.meta, window.onset):
                     self._emit(detection)
         if self.store is not None:
             self.store.add(embedded)

@@ -34,6 +34,7 @@ class Window:
     level_db: float | None = None  # audio: RMS level in dB full scale (for the silence gate)
     meta: Mapping[str, Any] = field(default_factory=dict)  # the last chunk's meta (e.g. sim truth)
     onset: bool = False  # an onset window (OnsetWindower): [t_start, t_end] is the new sound so far
+    context: "Window | None" = None  # an onset window's stream as recorded, fill_s up to t_end (a snapshot)
 
 
 class BlockWindower:
@@ -108,7 +109,9 @@ class OnsetWindower:
     before it, where a swelling sound may already rise), so a steady or pulsing sound does not
     retrigger itself. Its attack begins at the first of the frames just before it that are all a
     third of `rise_db` above that loudest one; every `hop_s` up to `max_s` after that, a window
-    holds the samples from there to now, looped to `fill_s`."""
+    holds the samples from there to now, looped to `fill_s`. Each also carries, as `context`, the
+    stream's last `fill_s` as recorded up to its end: the snapshot of an event it opens, which then
+    holds the sound's start (the last regular window may have ended before it)."""
 
     def __init__(self, fill_s: float, hop_s: float = 0.1, max_s: float = 0.5, rise_db: float = 6.0,
                  frame_s: float = 0.01, memory_s: float = 1.0, attack_s: float = 0.1) -> None:
@@ -126,6 +129,7 @@ class OnsetWindower:
         self._levels: list[float] = []  # dB of the frames of the last memory_s and attack, oldest first
         self._onset: int | None = None  # buffer index where the current onset's windows start
         self._next = 0  # buffer index where its next window ends
+        self._history = 0  # samples of fill_s: the buffer keeps at least these for the context
 
     def push(self, chunk: Chunk) -> list[Window]:
         samples, rate = chunk.data
@@ -136,7 +140,9 @@ class OnsetWindower:
             self._attack = round(self.attack_s / self.frame_s)
             self._memory = max(1, round(self.memory_s / self.frame_s)) + self._attack
             self._hop, self._max = max(1, round(self.hop_s * rate)), round(self.max_s * rate)
+            self._history = round(self.fill_s * rate)
         self._buf = np.concatenate([self._buf, np.asarray(samples, np.float32).reshape(len(samples), -1)])
+        self._mono = np.ndim(samples) == 1  # the context keeps the stream's own shape
         windows: list[Window] = []
         while self._scan + self._frame <= len(self._buf):
             level = _level_db(self._buf[self._scan: self._scan + self._frame])
@@ -147,6 +153,7 @@ class OnsetWindower:
             self._emit(chunk, windows)
         self._emit(chunk, windows)
         cut = max(0, self._scan - (self._attack + 1) * self._frame) if self._onset is None else self._onset
+        cut = min(cut, max(0, len(self._buf) - self._history))
         self._buf, self._scan, self._next = self._buf[cut:], self._scan - cut, self._next - cut
         self._onset = None if self._onset is None else self._onset - cut
         return windows
@@ -167,9 +174,13 @@ class OnsetWindower:
         while self._onset is not None and self._next <= len(self._buf):
             data = self._buf[self._onset: self._next]
             t_end = chunk.host_time - (len(self._buf) - self._next) / self._rate
+            recorded = self._buf[max(0, self._next - self._history): self._next]
+            recorded = recorded[:, 0] if self._mono else recorded
+            context = Window(chunk.source, chunk.modality, t_end - len(recorded) / self._rate, t_end,
+                             (recorded, self._rate), _level_db(recorded), chunk.meta)
             windows.append(Window(chunk.source, chunk.modality, t_end - len(data) / self._rate, t_end,
                                   (_looped(data, self.fill_s, self._rate), self._rate), _level_db(data),
-                                  chunk.meta, onset=True))
+                                  chunk.meta, onset=True, context=context))
             self._next += self._hop
             if self._next > self._onset + self._max + self._frame:
                 self._onset = None
