@@ -239,7 +239,8 @@ def build_app(server: "ApiServer") -> Any:
                                       for name, a in arrays.items()}}
 
     @app.websocket("/ws")
-    async def stream(websocket: fastapi.WebSocket, embeddings: Literal["none", "meta", "vectors"] = "none",
+    async def stream(websocket: fastapi.WebSocket,
+                     embeddings: Literal[EMBEDDINGS] = "none",  # type: ignore[valid-type]
                      previews: bool = False) -> None:
         client = server._add_client(embeddings, previews)
         if client is None:
