@@ -21,7 +21,8 @@ from websockets.sync.client import connect  # noqa: E402
 from edgebind.cli.main import main  # noqa: E402
 from edgebind.errors import ConfigError  # noqa: E402
 from edgebind.runtime import Detection, Embedding, Node  # noqa: E402
-from edgebind.runtime.api import ApiServer, parse_address  # noqa: E402
+from edgebind.runtime.api import ApiServer  # noqa: E402
+from edgebind.runtime.api_access import parse_address  # noqa: E402
 from edgebind.runtime.backend import TorchBackend, TorchConfig  # noqa: E402
 from edgebind.runtime.profile import node_config  # noqa: E402
 from api_pump import publishing  # noqa: E402

@@ -66,7 +66,7 @@ def _ask_api(args, last_s, modalities) -> list[dict]:
     """The same rows from a running node's API (which embeds the texts with its own model)."""
     import urllib.parse
 
-    from edgebind.runtime.api import api_request
+    from edgebind.runtime.api_access import api_request
 
     token = args.token or os.environ.get("EDGEBIND_API_TOKEN") or None
     if args.events:

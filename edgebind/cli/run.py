@@ -109,7 +109,8 @@ def _api_server(args):
             raise ConfigError("--token goes with --serve HOST:PORT")
         return None
     from edgebind.errors import require
-    from edgebind.runtime.api import ApiServer, check_access, parse_address
+    from edgebind.runtime.api import ApiServer
+    from edgebind.runtime.api_access import check_access, parse_address
 
     for module in ("fastapi", "uvicorn"):
         require(module, "serve", "--serve")
