@@ -12,30 +12,18 @@ import argparse
 import json
 import os
 import platform
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 import edgebind
+from edgebind.export.figures import time_ms
 from edgebind.synthetic import WorldConfig, render_sample, sample_scene
 
 
-def _percentiles(times: list[float]) -> dict:
-    ms = np.array(times) * 1e3
-    return {"p50_ms": round(float(np.percentile(ms, 50)), 3), "p90_ms": round(float(np.percentile(ms, 90)), 3)}
-
-
 def _time(fn, iters: int, warmup: int = 2) -> dict:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return _percentiles(times)
+    p50, p90 = time_ms(fn, iters, warmup, percentiles=(50, 90))
+    return {"p50_ms": round(p50, 3), "p90_ms": round(p90, 3)}
 
 
 def _raw_sample() -> dict:

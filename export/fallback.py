@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from edgebind.export.figures import cosine_min
 from edgebind.export.graph import EXTERNAL_THRESHOLD, GraphFile
 from edgebind.export.quantize import quantizable_nodes, quantize_int8
 from edgebind.export.runtime import OnnxEncoder
@@ -44,8 +45,7 @@ class Fallback:
 
 
 def _worst_cosine(path: Path, probe: np.ndarray, reference: np.ndarray) -> float:
-    got = OnnxEncoder(path, precision="int8")(probe)
-    return float(((got * reference).sum(axis=1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(reference, axis=1))).min())
+    return cosine_min(OnnxEncoder(path, precision="int8")(probe), reference)
 
 
 def quantize_with_fallback(fp32: Path, out: Path, calib: np.ndarray, probe: np.ndarray, input_name: str,

@@ -8,8 +8,9 @@ from typing import Callable
 import numpy as np
 
 
-def time_ms(fn: Callable[[], object], runs: int, warmup: int = 1) -> tuple[float, float]:
-    """p50 and p99 wall milliseconds of `fn()` over `runs` calls, after `warmup` untimed ones."""
+def time_ms(fn: Callable[[], object], runs: int, warmup: int = 1,
+            percentiles: tuple[float, ...] = (50, 99)) -> tuple[float, ...]:
+    """Wall milliseconds of `fn()` at `percentiles` (p50, p99) over `runs` calls, after `warmup` untimed ones."""
     for _ in range(warmup):
         fn()
     times = []
@@ -17,7 +18,7 @@ def time_ms(fn: Callable[[], object], runs: int, warmup: int = 1) -> tuple[float
         start = time.perf_counter()
         fn()
         times.append((time.perf_counter() - start) * 1e3)
-    return float(np.percentile(times, 50)), float(np.percentile(times, 99))
+    return tuple(float(np.percentile(times, q)) for q in percentiles)
 
 
 def cosine_min(a: np.ndarray, b: np.ndarray) -> float:

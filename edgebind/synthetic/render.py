@@ -165,7 +165,7 @@ def depth(scene: "Scene", size: int) -> np.ndarray:
     metres = np.where(coverage > 0.5, surface, plane)
     if scene.shows("depth", "speed") and scene.high("speed"):  # motion mixes object and background
         coverage = _smear(coverage, size)
-        metres = coverage * np.where(coverage > 0, surface, 0) + (1 - coverage) * plane
+        metres = coverage * surface + (1 - coverage) * plane
     metres = metres + 0.012 * scene.noise * metres**2 * rng.standard_normal(metres.shape)
     millimetres = np.clip(np.rint(metres * 1000), 1, 65535).astype(np.uint16)
     millimetres.flat[rng.integers(0, size * size, max(1, size * size // 500))] = 0
