@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import struct
 import threading
 import time
 from pathlib import Path
@@ -136,8 +137,8 @@ def read_items(path: "str | Path") -> Iterator[Item]:
                         item = mcap_codec.decode(schema, topic, json.loads(record.data), calib)
                         if item is not None:
                             yield item
-            except EndOfFile:
-                return  # a recorder killed mid-write: everything before the cut was read
+            except (EndOfFile, struct.error):  # struct.error: the cut fell inside a record's fixed fields
+                return  # a recorder killed mid-write (or a full disk): everything before the cut was read
             except McapError as exc:
                 raise RecordingError(f"{path} is not a readable MCAP recording ({exc})") from None
     except OSError as exc:
