@@ -234,7 +234,7 @@ class ApiServer:
         return {"from": "memory", "events": recent[:limit]}
 
     def query(self, terms: list[str], k: int, last: "str | float | None", modalities: "list[str] | None") -> dict:
-        from edgebind.runtime.node import term_modality
+        from edgebind.runtime.queries import term_modality
 
         if self.node.store is None:
             raise _NoStore()
