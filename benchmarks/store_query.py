@@ -23,7 +23,7 @@ import numpy as np
 import sqlean
 import sqlite_vec
 
-from edgebind.runtime.node import Embedding
+from edgebind.runtime.node_config import Embedding
 from edgebind.runtime.store import Store
 
 MODALITIES = ("audio", "depth", "thermal", "imu")

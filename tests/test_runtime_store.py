@@ -19,7 +19,7 @@ import pytest
 from edgebind.errors import InputError, StoreError
 from edgebind.frames import DepthFrame
 from edgebind.runtime.detector import Detection
-from edgebind.runtime.node import Embedding
+from edgebind.runtime.node_config import Embedding
 from edgebind.runtime.store import Store
 from edgebind.runtime.windows import Window
 
@@ -151,7 +151,7 @@ def test_the_memory_survives_a_restart(path: Path) -> None:
 WRITER = textwrap.dedent("""
     import sys, time
     import numpy as np
-    from edgebind.runtime.node import Embedding
+    from edgebind.runtime.node_config import Embedding
     from edgebind.runtime.store import Store
     store = Store(sys.argv[1], 8, "tiny")
     vector = np.full(8, 8 ** -0.5, np.float32)

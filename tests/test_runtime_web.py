@@ -30,7 +30,7 @@ from edgebind.runtime import Node  # noqa: E402
 from edgebind.runtime.api import ApiServer  # noqa: E402
 from edgebind.runtime.backend import TorchBackend, TorchConfig  # noqa: E402
 from edgebind.runtime.profile import SIM_CALIBRATION, node_config, sim_events  # noqa: E402
-from edgebind.runtime.node import WindowConfig  # noqa: E402
+from edgebind.runtime.node_config import WindowConfig  # noqa: E402
 from edgebind.runtime.web import Previews, false_colour, render_media, snapshot_media, spectrum  # noqa: E402
 from edgebind.runtime.windows import Window  # noqa: E402
 from edgebind.synthetic import prompt_ensemble  # noqa: E402

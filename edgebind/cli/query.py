@@ -53,7 +53,7 @@ def _ask_store(args, last_s, modalities) -> list[dict]:
         if args.events:
             return [stored_event_record(e) for e in store.events(last_s=last_s)]
         from edgebind.runtime.backend import build_backend
-        from edgebind.runtime.node import query_vector, term_modality
+        from edgebind.runtime.queries import query_vector, term_modality
 
         backend = build_backend({"model": store.model_id}, sorted({term_modality(t) for t in args.terms}))
         moments = store.query(query_vector(backend, args.terms), args.k, last_s=last_s, modalities=modalities)

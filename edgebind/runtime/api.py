@@ -25,7 +25,7 @@ import numpy as np
 from edgebind.config import parse_duration
 from edgebind.errors import ConfigError, InputError, require
 from edgebind.runtime.api_access import DEFAULT_PORT, check_access
-from edgebind.runtime.api_routes import UPLOADS, _NoStore, build_app, jsonable
+from edgebind.runtime.api_routes import UPLOADS, NoStore, build_app, jsonable
 from edgebind.runtime.detector import Detection
 from edgebind.queues import BoundedQueue
 from edgebind.runtime.sinks import detection_record, embedding_record, moment_record, stored_event_record
@@ -234,10 +234,10 @@ class ApiServer:
         return {"from": "memory", "events": recent[:limit]}
 
     def query(self, terms: list[str], k: int, last: "str | float | None", modalities: "list[str] | None") -> dict:
-        from edgebind.runtime.node import term_modality
+        from edgebind.runtime.queries import term_modality
 
         if self.node.store is None:
-            raise _NoStore()
+            raise NoStore()
         files = [t for t in terms if term_modality(t) != "text"]
         if files:
             raise InputError(f"terms {files} name files on the node's machine; over the API a term is a text "
@@ -254,7 +254,7 @@ class ApiServer:
         from pathlib import PurePath
 
         if self.node.store is None:
-            raise _NoStore()
+            raise NoStore()
         suffix = PurePath(filename).suffix.lower()
         if suffix not in UPLOADS[modality]:
             raise InputError(f"a {modality} file must be one of {', '.join(UPLOADS[modality])}, got {filename!r}")
@@ -273,7 +273,7 @@ class ApiServer:
 
     def snapshot(self, ref: int) -> dict[str, np.ndarray]:
         if self.node.store is None:
-            raise _NoStore()
+            raise NoStore()
         return self.node.store.snapshot(ref)
 
     def snapshot_media(self, ref: int, name: "str | None") -> Any:

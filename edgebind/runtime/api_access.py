@@ -45,7 +45,7 @@ def check_access(host: str, token: "str | None") -> None:
         raise ConfigError(f"serving the API on {host} (beyond this machine) requires a token: pass --token "
                           "(or set EDGEBIND_API_TOKEN), or serve on 127.0.0.1")
 
-class _Guard:
+class Guard:
     """ASGI, before anything else: every request but /health and the web view's static files (which hold
     no data: the page asks for the token) must carry the token (`Authorization:
     Bearer`, or `?token=` on a WebSocket), else 401 (a WebSocket: closed with 1008 before it opens);

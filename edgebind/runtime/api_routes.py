@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 
 from edgebind.errors import EdgeBindError, StoreError, require
-from edgebind.runtime.api_access import _Guard
+from edgebind.runtime.api_access import Guard
 from edgebind.runtime.web import ASSETS, asset
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-class _NoStore(Exception):
+class NoStore(Exception):
     """A request that needs the node's store, on a node without one (409)."""
 
 
@@ -149,8 +149,8 @@ def build_app(server: "ApiServer") -> Any:
         summary = "; ".join(f"{'.'.join(map(str, p['loc']))}: {p['msg']}" for p in problems)
         return error(422, f"invalid request: {summary}", detail=problems)
 
-    @app.exception_handler(_NoStore)
-    async def no_store(request: Any, exc: _NoStore) -> JSONResponse:
+    @app.exception_handler(NoStore)
+    async def no_store(request: Any, exc: NoStore) -> JSONResponse:
         return error(409, "this node keeps no memory to query: run it with --store FILE.db")
 
     @app.exception_handler(EdgeBindError)
@@ -259,4 +259,4 @@ def build_app(server: "ApiServer") -> Any:
         finally:
             server._remove_client(client)
 
-    return _Guard(app, server.token, server.max_body, {"/query/file": server.max_upload})
+    return Guard(app, server.token, server.max_body, {"/query/file": server.max_upload})

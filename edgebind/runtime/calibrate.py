@@ -18,7 +18,9 @@ import numpy as np
 from edgebind.errors import ConfigError
 from edgebind.runtime.calibration import Calibration, sustained_peaks, thresholds_for
 from edgebind.runtime.detector import score_key
-from edgebind.runtime.node import Embedding, Node, NodeConfig, make_detector
+from edgebind.runtime.node import Node
+from edgebind.runtime.node_config import Embedding, NodeConfig
+from edgebind.runtime.queries import make_detector
 
 
 def calibrate(config: NodeConfig, seconds: float | None, false_alarms_per_hour: float = 1.0,

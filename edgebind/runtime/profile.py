@@ -13,7 +13,7 @@ from typing import Any, Sequence
 from edgebind.config import from_dict
 from edgebind.errors import ConfigError
 from edgebind.runtime.backend import DEFAULT_MODEL, source_model
-from edgebind.runtime.node import NodeConfig
+from edgebind.runtime.node_config import NodeConfig
 
 SIM_CALIBRATION = Path(__file__).with_name("sim_calibration.json")  # `edgebind calibrate`, see README
 

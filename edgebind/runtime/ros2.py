@@ -14,7 +14,8 @@ from typing import Any
 
 from edgebind.errors import MissingDependencyError
 from edgebind.runtime.detector import Detection
-from edgebind.runtime.node import Embedding, Node
+from edgebind.runtime.node import Node
+from edgebind.runtime.node_config import Embedding
 
 
 def stamp(seconds: float) -> dict[str, int]:

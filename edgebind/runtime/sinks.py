@@ -17,8 +17,8 @@ from typing import IO, Any
 
 from edgebind.errors import ConfigError
 from edgebind.runtime.detector import Detection
-from edgebind.runtime.node import Embedding
-from edgebind.runtime.store import Moment, StoredEvent
+from edgebind.runtime.node_config import Embedding
+from edgebind.runtime.store_tables import Moment, StoredEvent
 
 
 def detection_record(d: Detection, wall_offset: float) -> dict[str, Any]:

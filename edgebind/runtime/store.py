@@ -17,8 +17,6 @@ Python builds (pyenv's default, for one) leave out; it also brings one SQLite ve
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import io
 import logging
 import math
 import os
@@ -27,30 +25,21 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import sqlean as sqlite3
-import sqlite_vec
 
 from edgebind.config import from_dict
 from edgebind.errors import ConfigError, InputError, StoreError
+from edgebind.runtime.store_retention import retain
+from edgebind.runtime.store_snapshots import npz_arrays, snapshot_arrays
+from edgebind.runtime.store_tables import (Moment, StoredEvent, connect, open_schema, read_meta, select_events,
+                                           select_moments, write_rows)
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-SQLITE_MAGIC = b"SQLite format 3\x00"
 MAX_K = 4096  # sqlite-vec's limit on k
-_SCHEMA = """
-CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE moments(id INTEGER PRIMARY KEY, t_start REAL NOT NULL, t_end REAL NOT NULL, source TEXT NOT NULL);
-CREATE VIRTUAL TABLE vectors USING vec0(embedding float[{dim}] distance_metric=cosine, modality text, t float);
-CREATE TABLE snapshots(id INTEGER PRIMARY KEY, data BLOB NOT NULL);
-CREATE TABLE events(id INTEGER PRIMARY KEY, event TEXT NOT NULL, source TEXT NOT NULL, modality TEXT NOT NULL,
-                    t_open REAL NOT NULL, t_close REAL, score REAL NOT NULL, peak REAL NOT NULL,
-                    host_open REAL NOT NULL, snapshot INTEGER REFERENCES snapshots(id));
-CREATE INDEX events_t_open ON events(t_open);
-"""
 
 
 @dataclass(kw_only=True)
@@ -75,34 +64,6 @@ class StoreConfig:
             raise ConfigError("store max_pending must be >= 1 and max_snapshot_bytes >= 0")
 
 
-@dataclass(frozen=True)
-class Moment:
-    """One stored embedding as a query answer; times are wall-clock seconds since the epoch."""
-
-    id: int
-    source: str
-    modality: str
-    t_start: float
-    t_end: float
-    score: float  # cosine similarity to the query
-    snapshot: int | None  # `Store.snapshot(id)` of an event open at this moment, if it has one
-
-
-@dataclass(frozen=True)
-class StoredEvent:
-    """One detected event (its start and end merged); times are wall-clock seconds."""
-
-    id: int
-    event: str
-    source: str
-    modality: str
-    t_open: float
-    t_close: float | None  # None while open
-    score: float  # the score of the window that opened it
-    peak: float  # the highest score while open
-    snapshot: int | None  # `Store.snapshot(id)`, if the event carried one
-
-
 class Store:
     """`Store(path, dim, model_id, max_age_s=..., max_bytes=...)`: add, query, list events, close.
 
@@ -118,7 +79,7 @@ class Store:
         self.dim, self.model_id = int(dim), str(model_id)
         self._check_existing()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = self._connect()
+        self._db = connect(self.path)
         self._local = threading.local()
         self._readers: list[Any] = []
         self._cond = threading.Condition()
@@ -130,7 +91,8 @@ class Store:
         self._counts = {"dropped": 0, "lost": 0, "commits": 0, "deleted": 0}
         self._last_commit = time.time()
         try:
-            self._open_schema()
+            self._next_id, self._rows_stored = open_schema(self._db, self.dim, self.model_id,
+                                                           self.config.max_bytes)
         except BaseException:
             self._db.close()
             raise
@@ -140,71 +102,11 @@ class Store:
     # --- opening --------------------------------------------------------------------------------
     def _check_existing(self) -> None:
         """A file that is not our store raises StoreError before anything could write to it."""
-        meta = self._read_meta()
+        meta = read_meta(self.path)
         if meta is not None and (int(meta["dim"]) != self.dim or meta["model_id"] != self.model_id):
             raise StoreError(f"{self.path} holds embeddings of model {meta['model_id']!r} (dim {meta['dim']}), "
                              f"not of this node's model {self.model_id!r} (dim {self.dim}): their vectors "
                              "are not comparable; pass another store path or run that model")
-
-    def _read_meta(self) -> dict[str, str] | None:
-        """The store's meta table, read-only; None for no file or an empty one."""
-        if not self.path.exists():
-            return None
-        if not self.path.is_file():
-            raise StoreError(f"store {self.path} exists and is not a file; pass the path of a store file")
-        with open(self.path, "rb") as f:
-            header = f.read(len(SQLITE_MAGIC))
-        if not header:
-            return None  # an empty file holds nothing to lose
-        if header != SQLITE_MAGIC:
-            raise StoreError(f"{self.path} is not an edgebind store (not a SQLite database); it was left "
-                             "untouched: move it away or pass another store path")
-        try:
-            con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
-            try:
-                meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
-            finally:
-                con.close()
-        except sqlite3.DatabaseError as exc:
-            if "no such table: meta" in str(exc):
-                raise StoreError(f"{self.path} is a SQLite database but not an edgebind store (no meta table); "
-                                 "it was left untouched: pass another store path") from None
-            raise StoreError(f"{self.path} is a corrupt or unreadable store ({exc}); it was left untouched: "
-                             "move it away (a new store starts empty) or pass another store path") from None
-        if int(meta.get("schema_version", -1)) != SCHEMA_VERSION:
-            raise StoreError(f"{self.path} has store schema version {meta.get('schema_version')}, this edgebind "
-                             f"reads version {SCHEMA_VERSION}: upgrade edgebind or pass another store path")
-        return meta
-
-    def _connect(self) -> Any:
-        con = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30)
-        con.enable_load_extension(True)
-        sqlite_vec.load(con)
-        con.enable_load_extension(False)
-        return con
-
-    def _open_schema(self) -> None:
-        db = self._db
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a process crash loses no commit
-        # A small log for a small store: checkpoints keep the WAL near a 16th of max_bytes.
-        wal_pages = 1000 if self.config.max_bytes is None else max(32, min(1000, self.config.max_bytes // 4096 // 16))
-        db.execute(f"PRAGMA wal_autocheckpoint={wal_pages}")
-        db.execute(f"PRAGMA journal_size_limit={wal_pages * 4096}")
-        db.execute("BEGIN IMMEDIATE")
-        if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
-            for statement in _SCHEMA.format(dim=self.dim).split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            db.executemany("INSERT INTO meta VALUES (?, ?)", [
-                ("schema_version", str(SCHEMA_VERSION)), ("dim", str(self.dim)), ("model_id", self.model_id),
-                ("created", repr(time.time()))])
-        # Events a killed node left open can never receive their end: close them at its last moment.
-        db.execute("UPDATE events SET t_close = max(t_open, coalesce((SELECT t_end FROM moments ORDER BY id DESC "
-                   "LIMIT 1), t_open)) WHERE t_close IS NULL")
-        db.execute("COMMIT")
-        self._next_id = (db.execute("SELECT max(id) FROM moments").fetchone()[0] or 0) + 1
-        self._rows_stored = db.execute("SELECT count(*) FROM moments").fetchone()[0]
 
     # --- writing: callers queue, the store's thread commits ------------------------------------------
     def add(self, embeddings: Iterable[Any], wall_offset: float | None = None) -> None:
@@ -286,79 +188,17 @@ class Store:
                 return
 
     def _write(self, rows: Sequence[tuple], events: Sequence[tuple]) -> None:
-        db, ids = self._db, range(self._next_id, self._next_id + len(rows))
-        db.execute("BEGIN IMMEDIATE")
-        db.executemany("INSERT INTO moments(id, t_start, t_end, source) VALUES (?, ?, ?, ?)",
-                       [(i, r[3], r[4], r[2]) for i, r in zip(ids, rows)])
-        db.executemany("INSERT INTO vectors(rowid, embedding, modality, t) VALUES (?, ?, ?, ?)",
-                       [(i, r[0], r[1], r[3]) for i, r in zip(ids, rows)])
-        for item in events:
-            self._write_event(*item)
-        db.execute("COMMIT")
+        write_rows(self._db, self._next_id, rows, events)
         self._next_id += len(rows)
         self._rows_stored += len(rows)
         self._counts["commits"] += 1
         self._last_commit = time.time()
 
-    def _write_event(self, kind: str, event: str, source: str, modality: str, t: float, t_open: float,
-                     score: float, host_open: float, arrays: Mapping[str, np.ndarray]) -> None:
-        db = self._db
-        if kind == "end":
-            closed = db.execute("UPDATE events SET t_close = ?, peak = max(peak, ?) WHERE t_close IS NULL AND "
-                                "event = ? AND source = ? AND modality = ? AND host_open = ?",
-                                (t, score, event, source, modality, host_open))
-            if closed.rowcount:
-                return  # else its start came before this store was opened: keep the end alone
-        snapshot = db.execute("INSERT INTO snapshots(data) VALUES (?)", (_npz(arrays),)).lastrowid if arrays else None
-        db.execute("INSERT INTO events(event, source, modality, t_open, t_close, score, peak, host_open, snapshot) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   (event, source, modality, t_open, t if kind == "end" else None, score, score, host_open, snapshot))
-
-    # --- retention ----------------------------------------------------------------------------------
     def _retain(self) -> None:
-        """Delete the oldest moments and closed events: older than max_age_s, then until the file's
-        used pages fit 70% of max_bytes (the rest is room for the write-ahead log and one commit)."""
-        c = self.config
-        if c.max_age_s is not None:
-            cutoff = time.time() - c.max_age_s
-            while self._delete_oldest(10_000, cutoff) >= 10_000:
-                pass
-        if c.max_bytes is not None:
-            budget = 0.7 * c.max_bytes
-            while (used := self._used_bytes()) > budget:
-                per_row = used / max(1, self._rows_stored)
-                if not self._delete_oldest(max(256, math.ceil((used - budget) / per_row))):
-                    log.warning("store %s: over max_bytes with nothing left to delete (open events?)", self.path)
-                    break
-
-    def _delete_oldest(self, limit: int, cutoff: float = math.inf) -> int:
-        """Delete up to `limit` oldest moments that start before `cutoff`, then the closed events (and
-        their snapshots) that ended before the oldest moment kept; how many rows went."""
-        db = self._db
-        oldest = db.execute("SELECT id, t_start FROM moments ORDER BY id LIMIT ?", (limit + 1,)).fetchall()
-        ids = []
-        for i, t_start in oldest[:limit]:
-            if t_start >= cutoff:
-                break
-            ids.append(i)
-        kept = oldest[len(ids)][1] if len(oldest) > len(ids) else math.inf
-        before = min(cutoff, kept)
-        db.execute("BEGIN IMMEDIATE")
-        if ids:
-            db.execute("DELETE FROM moments WHERE id <= ?", (ids[-1],))
-            db.executemany("DELETE FROM vectors WHERE rowid = ?", [(i,) for i in ids])
-        db.execute("DELETE FROM snapshots WHERE id IN (SELECT snapshot FROM events WHERE t_close < ?)", (before,))
-        events = db.execute("DELETE FROM events WHERE t_close < ?", (before,)).rowcount
-        db.execute("COMMIT")
-        self._rows_stored -= len(ids)
-        self._counts["deleted"] += len(ids)
-        return len(ids) + events
-
-    def _used_bytes(self) -> int:
-        pages, free, size = (self._db.execute(f"PRAGMA {p}").fetchone()[0]
-                             for p in ("page_count", "freelist_count", "page_size"))
-        return (pages - free) * size
-
+        """Retention (by age and size), counting the moments deleted as each deletion commits."""
+        for moments in retain(self._db, self.config, self._rows_stored):
+            self._rows_stored -= moments
+            self._counts["deleted"] += moments
 
     # --- reading (any thread) -----------------------------------------------------------------------
     def query(self, vector: np.ndarray, k: int = 5, *, last_s: float | None = None, since: float | None = None,
@@ -373,48 +213,21 @@ class Store:
             raise InputError(f"store: k must lie in [1, {MAX_K}], got {k}")
         if last_s is not None:
             since = max(-math.inf if since is None else since, time.time() - last_s)
-        where, args = ["embedding MATCH ?", "k = ?"], [query.tobytes(), int(k)]
-        if modalities is not None:
-            if not modalities:
-                return []
-            where.append(f"modality IN ({', '.join('?' * len(modalities))})")
-            args += list(modalities)
-        for op, bound in ((">=", since), ("<=", until)):
-            if bound is not None:
-                where.append(f"t {op} ?")
-                args.append(float(bound))
-        rows = self._read(
-            f"WITH knn AS (SELECT rowid, distance, modality FROM vectors WHERE {' AND '.join(where)}) "
-            "SELECT m.id, m.source, knn.modality, m.t_start, m.t_end, 1 - knn.distance, "
-            "(SELECT e.snapshot FROM events e WHERE e.snapshot IS NOT NULL AND e.t_open <= m.t_end "
-            " AND coalesce(e.t_close, 1e300) >= m.t_start ORDER BY e.t_open DESC LIMIT 1) "
-            "FROM knn JOIN moments m ON m.id = knn.rowid ORDER BY knn.distance, m.id", args)
-        return [Moment(*row) for row in rows]
+        return select_moments(self._read, query.tobytes(), k, since, until, modalities)
 
     def events(self, *, last_s: float | None = None, since: float | None = None, until: float | None = None,
                names: Sequence[str] | None = None, limit: int = 100) -> list[StoredEvent]:
         """Stored events, newest first, opened within [since, until] and the last `last_s` seconds."""
         if last_s is not None:
             since = max(-math.inf if since is None else since, time.time() - last_s)
-        where, args = ["1"], []
-        for clause, value in (("t_open >= ?", since), ("t_open <= ?", until)):
-            if value is not None:
-                where.append(clause)
-                args.append(float(value))
-        if names is not None:
-            where.append(f"event IN ({', '.join('?' * len(names))})")
-            args += list(names)
-        rows = self._read("SELECT id, event, source, modality, t_open, t_close, score, peak, snapshot FROM events "
-                          f"WHERE {' AND '.join(where)} ORDER BY t_open DESC, id DESC LIMIT ?", args + [int(limit)])
-        return [StoredEvent(*row) for row in rows]
+        return select_events(self._read, since, until, names, limit)
 
     def snapshot(self, ref: int) -> dict[str, np.ndarray]:
         """The arrays of snapshot `ref` (a Moment's or StoredEvent's `snapshot`), named "stream.field"."""
         rows = self._read("SELECT data FROM snapshots WHERE id = ?", [int(ref)])
         if not rows:
             raise StoreError(f"store {self.path}: no snapshot {ref} (retention may have deleted it)")
-        with np.load(io.BytesIO(rows[0][0]), allow_pickle=False) as npz:
-            return {name: npz[name] for name in npz.files}
+        return npz_arrays(rows[0][0])
 
     def stats(self) -> dict[str, Any]:
         """Rows, events, bytes on disk (file + write-ahead log), bytes per embedding and write counters."""
@@ -431,7 +244,7 @@ class Store:
         if con is None:
             with self._cond:
                 self._check_open()
-                con = self._connect()
+                con = connect(self.path)
                 con.execute("PRAGMA query_only=1")
                 self._readers.append(con)
             self._local.con = con
@@ -478,7 +291,7 @@ class StoreReader(Store):
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        meta = self._read_meta()
+        meta = read_meta(self.path)
         if meta is None:
             raise StoreError(f"no store at {self.path}; run the node with --store {self.path} first")
         self.config = StoreConfig(path=str(self.path))
@@ -500,40 +313,6 @@ class StoreReader(Store):
             self._closing = True
         for con in self._readers:
             con.close()
-
-
-def snapshot_arrays(snapshot: Mapping[str, Any], max_bytes: int) -> dict[str, np.ndarray]:
-    """The numeric arrays of a Detection's snapshot (stream -> window, frame, array or tuple, walked
-    through dataclass fields and tuple items) named "stream.field.0", copied; the largest are left
-    out until the rest fit `max_bytes`."""
-    arrays: dict[str, np.ndarray] = {}
-
-    def walk(name: str, value: Any) -> None:
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            for f in dataclasses.fields(value):
-                walk(f"{name}.{f.name}", getattr(value, f.name))
-        elif isinstance(value, (tuple, list)):
-            for i, item in enumerate(value):
-                walk(f"{name}.{i}", item)
-        elif isinstance(value, (np.ndarray, np.number, int, float)):
-            array = np.array(value)  # a copy: the caller may reuse its buffers
-            if array.dtype.kind in "biuf":
-                arrays[name] = array
-
-    for stream, value in snapshot.items():
-        walk(stream, value)
-    total = sum(a.nbytes for a in arrays.values())
-    for name in sorted(arrays, key=lambda n: arrays[n].nbytes, reverse=True):
-        if total <= max_bytes:
-            break
-        total -= arrays.pop(name).nbytes
-    return arrays
-
-
-def _npz(arrays: Mapping[str, np.ndarray]) -> bytes:
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    return buffer.getvalue()
 
 
 def _wall_offset(wall_offset: float | None) -> float:
