@@ -1,6 +1,7 @@
 """Training configuration: a dataclass, read from a JSON file and overridden from the command line."""
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field, fields
 from functools import cached_property
@@ -10,6 +11,7 @@ from typing import Any, Optional, Sequence
 from edgebind.config import from_dict, to_dict
 from edgebind.errors import ConfigError
 from edgebind.modality import Modality
+from edgebind.training.augment import DEFAULT_AUGMENT, AugmentConfig, parse_augment
 from edgebind.training.data.skip import DEFAULT_MAX_SKIP_FRACTION
 from edgebind.training.finetune import Finetune
 
@@ -65,6 +67,8 @@ class TrainConfig:
     lora_rank: int = 8
     lora_alpha: float = 16.0
     drop_last: bool = True  # leave out each epoch's short final batch (a loss from a few samples)
+    # modality -> augmentations of its inputs while its encoder trains (training/augment.py); {}: none
+    augment: dict = field(default_factory=lambda: copy.deepcopy(DEFAULT_AUGMENT))
     shuffle_pairs: bool = False  # control run: each M meets another sample's image (no binding)
     progress: bool = True
 
@@ -79,7 +83,8 @@ class TrainConfig:
             if bad:
                 raise ConfigError(f"bind trains modalities against images; {sorted(bad)} cannot be bound "
                                   "(vision and text are the anchor: use --stage anchor)")
-        self.finetune_plan  # parse (and check) the finetune string once
+        self.finetune_plan  # parse (and check) the finetune string and the augmentations once
+        self.augment_plan
         for name in ("max_steps", "epochs", "val_every", "patience", "batch_size", "accumulate", "save_every",
                      "log_every", "lora_rank"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
@@ -96,6 +101,11 @@ class TrainConfig:
     def finetune_plan(self) -> Finetune:
         """`finetune` parsed: what trains inside each trained encoder."""
         return Finetune.parse(self.finetune)
+
+    @cached_property
+    def augment_plan(self) -> dict[str, tuple[AugmentConfig, ...]]:
+        """`augment` parsed: modality -> its typed augmentations."""
+        return parse_augment(self.augment)
 
     @property
     def source(self) -> str:
@@ -133,7 +143,7 @@ def load_train_config(
             raise ConfigError(f"cannot read training config {path}: {exc}") from None
     data.update({k: v for k, v in overrides.items() if v is not None})
     defaults = {f.name: f.default for f in fields(TrainConfig)}
-    defaults["data_options"] = defaults["val_data_options"] = {}
+    defaults["data_options"] = defaults["val_data_options"] = defaults["augment"] = {}
     for item in sets:
         key, sep, raw = item.partition("=")
         if not sep or key not in defaults:

@@ -18,6 +18,7 @@ from edgebind.models import create_model, save_model
 from edgebind.models.checkpoint import load_state
 from edgebind.models.registry import WEIGHTS_FILE
 from edgebind.modality import Modality
+from edgebind.training.augment import Augmenter
 from edgebind.training.config import TrainConfig
 from edgebind.training.data.sources import open_data
 from edgebind.training.distributed import pad_rows, setup as setup_distributed
@@ -95,6 +96,7 @@ class Trainer:
         self.pairs = PairData(self.model, self.data, cfg, cache, self.device)
         if self.group.main:
             self.group.barrier()
+        self.augment = Augmenter(cfg.augment_plan)
         self.optimizer = torch.optim.AdamW(self.model.param_groups(cfg.weight_decay), lr=cfg.lr)
         self.batches_per_epoch = len(self._batches(0))
         self.total_steps = _total_steps(cfg, self.batches_per_epoch)
@@ -136,13 +138,14 @@ class Trainer:
     def _loss(self, pairs: dict) -> tuple[torch.Tensor, dict[str, float]]:
         """Sum over trained pairs of the symmetric InfoNCE loss on this global batch."""
         total, parts = 0.0, {}
+        draws = self.augment.generator(self.cfg.seed, self.progress.epoch, self.progress.batch)
         for modality, (a, b) in pairs.items():
             if len(a) < max(2, self.group.world):
                 continue
             a, b = a.to(self.device), b.to(self.device)
             if self.cfg.stage == "anchor":
-                a = self._encode_shared("vision", a)
-            b = self._encode_shared(modality, b)
+                a = self._encode_shared("vision", self.augment("vision", a, draws))
+            b = self._encode_shared(modality, self.augment(modality, b, draws))
             scale = 1.0 / self.cfg.temperature if self.cfg.temperature else self.model.logit_scale(modality).scale
             loss = info_nce(a, b, scale)
             parts[f"loss/{modality}"] = loss.item()

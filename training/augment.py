@@ -1,0 +1,100 @@
+"""Train-time augmentation of preprocessed input batches (`TrainConfig.augment`).
+
+The trainer holds every sample's preprocessed tensor in memory, so augmentation works on those
+tensors, per batch, on the inputs of the encoders that train: cheap, drawn from a generator seeded
+by (run seed, epoch, batch), so a resumed or streamed run draws the same, and never applied to
+validation. Each one keeps what a sample shares
+with its pair: a steady sound or vibration starting elsewhere in its window is still the same event.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+import torch
+
+from edgebind.config import from_dict
+from edgebind.errors import ConfigError
+from edgebind.modality import Modality
+from edgebind.registry import Registry
+
+Augmentation = Callable[[torch.Tensor, "AugmentConfig", torch.Generator], torch.Tensor]
+AUGMENTATIONS: Registry[Augmentation] = Registry("augmentation")
+
+# What `edgebind train` augments by default: the windows of steady signals start anywhere.
+DEFAULT_AUGMENT: dict[str, list[dict]] = {"audio": [{"type": "time_shift"}], "imu": [{"type": "time_shift"}]}
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """One augmentation: `type` names it (AUGMENTATIONS); `max` is its largest extent, as a fraction
+    of the time axis (the last one)."""
+
+    type: str
+    max: float = 1.0
+
+    def __post_init__(self) -> None:
+        AUGMENTATIONS.get(self.type)  # an unknown name lists the known ones
+        if not 0 < self.max <= 1:
+            raise ConfigError(f"augmentation {self.type}: max must be in (0, 1], got {self.max}")
+
+
+def _per_sample(x: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """`values` (one per sample) shaped to broadcast over the sample's other axes."""
+    return values.view((len(x),) + (1,) * (x.dim() - 1))
+
+
+@AUGMENTATIONS.register("time_shift")
+def time_shift(x: torch.Tensor, config: AugmentConfig, generator: torch.Generator) -> torch.Tensor:
+    """Each sample circularly shifted along its time axis by up to `max` of its length: the same
+    steady signal, its window starting elsewhere."""
+    length = x.shape[-1]
+    shifts = (torch.rand(len(x), generator=generator) * config.max * length).long().to(x.device)
+    index = (torch.arange(length, device=x.device) + _per_sample(x, shifts)) % length
+    return torch.gather(x, -1, index.expand_as(x))
+
+
+@AUGMENTATIONS.register("time_mask")
+def time_mask(x: torch.Tensor, config: AugmentConfig, generator: torch.Generator) -> torch.Tensor:
+    """SpecAugment's time masking: a random span of up to `max` of each sample's time axis set to
+    that sample's mean."""
+    length = x.shape[-1]
+    start = _per_sample(x, (torch.rand(len(x), generator=generator) * length).long().to(x.device))
+    width = _per_sample(x, (torch.rand(len(x), generator=generator) * config.max * length).long().to(x.device))
+    position = torch.arange(length, device=x.device)
+    masked = (position >= start) & (position < start + width)
+    return torch.where(masked, x.mean(dim=tuple(range(1, x.dim())), keepdim=True), x)
+
+
+class Augmenter:
+    """Per modality, its augmentations in order; `augmenter(modality, batch, generator)` applies them."""
+
+    def __init__(self, plan: Mapping[str, Sequence[AugmentConfig]]):
+        self.plan = {m: tuple(configs) for m, configs in plan.items() if configs}
+
+    def __call__(self, modality: str, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        for config in self.plan.get(modality, ()):
+            x = AUGMENTATIONS.get(config.type)(x, config, generator)
+        return x
+
+    @staticmethod
+    def generator(seed: int, epoch: int, batch: int) -> torch.Generator:
+        """The draws of one batch: a function of where it is in the run, not of what ran before."""
+        return torch.Generator().manual_seed((seed * 1_000_003 + epoch) * 1_000_003 + batch)
+
+
+def parse_augment(raw: Mapping[str, Sequence]) -> dict[str, tuple[AugmentConfig, ...]]:
+    """`TrainConfig.augment` checked: modality -> typed configs, applied whenever that modality's
+    encoder trains (vision in the anchor stage, the bound modalities in bind); text tokens never."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"augment must map a modality to a list of augmentations, got {raw!r}")
+    plan = {}
+    for name, configs in raw.items():
+        modality = Modality.parse(name).value
+        if modality == "text":
+            raise ConfigError("augment: text tokens cannot be augmented; remove augment.text")
+        if isinstance(configs, (str, Mapping)) or not isinstance(configs, Sequence):
+            raise ConfigError(f"augment.{modality}: expected a list such as [{{\"type\": \"time_shift\"}}], "
+                              f"got {configs!r}")
+        plan[modality] = tuple(from_dict(AugmentConfig, c, f"augment.{modality}[{i}]") for i, c in enumerate(configs))
+    return plan
