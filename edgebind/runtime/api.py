@@ -34,7 +34,7 @@ from edgebind.runtime.web import Previews, render_media, snapshot_media
 log = logging.getLogger(__name__)
 
 
-class _Client:
+class Client:
     """One WebSocket client: a bounded queue of its JSON records (oldest dropped first, counted) and
     an event that wakes its sender, scheduled at most once at a time so a stalled loop queues nothing."""
 
@@ -80,7 +80,7 @@ class ApiServer:
         self.client_queue, self.max_clients, self.max_body = client_queue, max_clients, max_body
         self.max_upload = max_upload
         self._recent: deque[dict] = deque(maxlen=recent_events)  # detections, for /events without a store
-        self._clients: set[_Client] = set()
+        self._clients: set[Client] = set()
         self._lock = threading.Lock()
         self._counts = {"published": 0, "clients_served": 0, "client_drops": 0}
         self._wall_offset = time.time() - time.monotonic()
@@ -282,16 +282,18 @@ class ApiServer:
         return {"id": ref, "media": snapshot_media(arrays)} if name is None else render_media(arrays, name)
 
     # --- WebSocket clients (on the server's event loop) -------------------------------------------
-    def _add_client(self, embeddings: str, previews: bool = False) -> "_Client | None":
+    def add_client(self, embeddings: str, previews: bool = False) -> "Client | None":
+        """A new WebSocket client's queue, or None when max_clients are connected already."""
         with self._lock:
             if len(self._clients) >= self.max_clients:
                 return None
-            client = _Client(self.client_queue, embeddings, asyncio.get_running_loop(), previews)
+            client = Client(self.client_queue, embeddings, asyncio.get_running_loop(), previews)
             self._clients.add(client)
             self._counts["clients_served"] += 1
             return client
 
-    def _remove_client(self, client: _Client) -> None:
+    def remove_client(self, client: Client) -> None:
+        """Forget a disconnected client, counting the records it dropped."""
         with self._lock:
             self._clients.discard(client)
             self._counts["client_drops"] += client.queue.drops

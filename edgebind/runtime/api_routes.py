@@ -16,7 +16,7 @@ from edgebind.runtime.api_access import Guard
 from edgebind.runtime.web import ASSETS, asset
 
 if TYPE_CHECKING:
-    from edgebind.runtime.api import ApiServer, _Client
+    from edgebind.runtime.api import ApiServer, Client
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class NoStore(Exception):
     """A request that needs the node's store, on a node without one (409)."""
 
 
-async def _send_records(websocket: Any, client: "_Client") -> None:
+async def _send_records(websocket: Any, client: "Client") -> None:
     """Send the client's queued records as they come; before them, how many were dropped since the last notice."""
     while True:
         await client.wake.wait()
@@ -242,7 +242,7 @@ def build_app(server: "ApiServer") -> Any:
     async def stream(websocket: fastapi.WebSocket,
                      embeddings: Literal[EMBEDDINGS] = "none",  # type: ignore[valid-type]
                      previews: bool = False) -> None:
-        client = server._add_client(embeddings, previews)
+        client = server.add_client(embeddings, previews)
         if client is None:
             await websocket.close(code=1013, reason=f"too many clients (at most {server.max_clients})")
             return
@@ -257,6 +257,6 @@ def build_app(server: "ApiServer") -> Any:
                 if isinstance(outcome, Exception) and not isinstance(outcome, (WebSocketDisconnect, OSError)):
                     log.debug("api: a WebSocket client left: %r", outcome)
         finally:
-            server._remove_client(client)
+            server.remove_client(client)
 
     return Guard(app, server.token, server.max_body, {"/query/file": server.max_upload})
