@@ -8,7 +8,7 @@ import torch
 from safetensors.torch import load_file
 
 from edgebind.errors import ConfigError, ModalityError
-from edgebind.training.augment import AugmentConfig, Augmenter, parse_augment, time_mask, time_shift
+from edgebind.training.augment import AugmentConfig, Augmenter, flip, parse_augment, time_mask, time_shift, translate
 from edgebind.training.config import TrainConfig, load_train_config
 from edgebind.training.trainer import Trainer
 
@@ -42,6 +42,33 @@ def test_time_mask_sets_one_span_per_sample_to_its_mean():
     assert max(widths) < 0.2 * 50 and max(widths) > 0
 
 
+def test_flip_mirrors_each_image_on_each_axis_with_probability_p():
+    x = torch.randn(400, 1, 4, 5)
+    y = flip(x, AugmentConfig("flip", p=0.3), torch.Generator().manual_seed(3))
+    kinds = []
+    for before, after in zip(x, y):
+        options = {(h, v): before.flip(-1) if h else before for h in (0, 1) for v in (0, 1)}
+        options = {(h, v): image.flip(-2) if v else image for (h, v), image in options.items()}
+        kinds += [k for k, image in options.items() if torch.equal(image, after)]
+    assert len(kinds) == len(x)  # every output is the input, mirrored on zero, one or both axes
+    for axis in (0, 1):
+        share = sum(k[axis] for k in kinds) / len(kinds)
+        assert abs(share - 0.3) < 3 * (0.3 * 0.7 / len(kinds)) ** 0.5, (axis, share)
+
+
+def test_translate_moves_each_image_by_at_most_max_of_its_size():
+    x = torch.arange(8 * 32 * 32, dtype=torch.float32).view(8, 1, 32, 32)  # every pixel distinct
+    y = translate(x, AugmentConfig("translate", max=0.125), torch.Generator().manual_seed(4))
+    moves = set()
+    for before, after in zip(x, y):
+        inner = after[0, 4:-4, 4:-4]  # away from the reflected border
+        where = (before[0] == inner[0, 0]).nonzero()[0].tolist()  # where the inner corner came from
+        dy, dx = where[0] - 4, where[1] - 4
+        assert max(abs(dy), abs(dx)) <= 4 and torch.equal(before[0, 4 + dy : 28 + dy, 4 + dx : 28 + dx], inner)
+        moves.add((dy, dx))
+    assert len(moves) > 3
+
+
 def test_augmenter_applies_a_modalitys_list_in_order_and_leaves_the_rest():
     plan = parse_augment({"audio": [{"type": "time_shift"}, {"type": "time_mask", "max": 0.1}], "imu": []})
     augment = Augmenter(plan)
@@ -56,8 +83,9 @@ def test_augmenter_applies_a_modalitys_list_in_order_and_leaves_the_rest():
 
 
 @pytest.mark.parametrize("augment, error, match", [
-    ({"audio": [{"type": "timeshift"}]}, ConfigError, "unknown augmentation 'timeshift'; choose one of: time_mask, time_shift"),
-    ({"imu": [{"type": "time_shift", "max": 1.5}]}, ConfigError, r"augment.imu\[0\]: augmentation time_shift: max must be in \(0, 1\]"),
+    ({"audio": [{"type": "timeshift"}]}, ConfigError, "unknown augmentation 'timeshift'; choose one of: flip, time_mask, time_shift, translate"),
+    ({"imu": [{"type": "time_shift", "max": 1.5}]}, ConfigError, r"augment.imu\[0\]: augmentation time_shift: max must be in \(0, 1\] and p in \[0, 1\], got max=1.5"),
+    ({"vision": [{"type": "flip", "p": -0.1}]}, ConfigError, r"augment.vision\[0\]: augmentation flip: .* got max=1.0, p=-0.1"),
     ({"imu": [{"type": "time_shift", "width": 3}]}, ConfigError, r"augment.imu\[0\]: unknown key\(s\) \['width'\]"),
     ({"text": [{"type": "time_shift"}]}, ConfigError, "text tokens cannot be augmented"),
     ({"audio": {"type": "time_shift"}}, ConfigError, "augment.audio: expected a list"),

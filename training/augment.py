@@ -27,16 +27,18 @@ DEFAULT_AUGMENT: dict[str, list[dict]] = {"audio": [{"type": "time_shift"}], "im
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """One augmentation: `type` names it (AUGMENTATIONS); `max` is its largest extent, as a fraction
-    of the time axis (the last one)."""
+    """One augmentation: `type` names it (AUGMENTATIONS); `max` is its largest extent as a fraction of
+    the axis it acts on (time_shift, time_mask, translate), `p` its probability per axis (flip)."""
 
     type: str
     max: float = 1.0
+    p: float = 0.5
 
     def __post_init__(self) -> None:
         AUGMENTATIONS.get(self.type)  # an unknown name lists the known ones
-        if not 0 < self.max <= 1:
-            raise ConfigError(f"augmentation {self.type}: max must be in (0, 1], got {self.max}")
+        if not 0 < self.max <= 1 or not 0 <= self.p <= 1:
+            raise ConfigError(f"augmentation {self.type}: max must be in (0, 1] and p in [0, 1], got max={self.max}, "
+                              f"p={self.p}")
 
 
 def _per_sample(x: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -64,6 +66,27 @@ def time_mask(x: torch.Tensor, config: AugmentConfig, generator: torch.Generator
     position = torch.arange(length, device=x.device)
     masked = (position >= start) & (position < start + width)
     return torch.where(masked, x.mean(dim=tuple(range(1, x.dim())), keepdim=True), x)
+
+
+@AUGMENTATIONS.register("flip")
+def flip(x: torch.Tensor, config: AugmentConfig, generator: torch.Generator) -> torch.Tensor:
+    """Each image mirrored left-right and, independently, upside down, each with probability `p`:
+    for scenes whose class and attributes do not depend on orientation (not photos with a sky)."""
+    for axis in (-1, -2):
+        mirrored = _per_sample(x, torch.rand(len(x), generator=generator) < config.p).to(x.device)
+        x = torch.where(mirrored, x.flip(axis), x)
+    return x
+
+
+@AUGMENTATIONS.register("translate")
+def translate(x: torch.Tensor, config: AugmentConfig, generator: torch.Generator) -> torch.Tensor:
+    """Each image moved by up to `max` of its size in x and y, the border reflected into the gap:
+    where an object sits in the frame is no attribute of it."""
+    height, width = x.shape[-2:]
+    pad = max(1, round(config.max * min(height, width)))
+    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad), mode="reflect")
+    offsets = torch.randint(0, 2 * pad + 1, (len(x), 2), generator=generator).tolist()
+    return torch.stack([padded[i, ..., dy : dy + height, dx : dx + width] for i, (dy, dx) in enumerate(offsets)])
 
 
 class Augmenter:
