@@ -196,7 +196,8 @@ class Store:
 
     def _retain(self) -> None:
         """Retention (by age and size), counting the moments deleted as each deletion commits."""
-        for moments in retain(self._db, self.config, self._rows_stored):
+        config = self.config
+        for moments in retain(self._db, config.path, config.max_age_s, config.max_bytes, self._rows_stored):
             self._rows_stored -= moments
             self._counts["deleted"] += moments
 

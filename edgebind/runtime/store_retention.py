@@ -6,35 +6,32 @@ import logging
 import math
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
-
-if TYPE_CHECKING:
-    from edgebind.runtime.store import StoreConfig
+from typing import Any, Iterator
 
 log = logging.getLogger(__name__)
 
 
-def retain(db: Any, config: StoreConfig, rows: int) -> Iterator[int]:
-    """Delete the oldest moments and closed events: older than max_age_s, then until the file's
-    used pages fit 70% of max_bytes (the rest is room for the write-ahead log and one commit).
-    `rows`: the moments stored; yields how many moments each deletion took, as it commits them."""
-    if config.max_age_s is not None:
-        cutoff = time.time() - config.max_age_s
+def retain(db: Any, path: str, max_age_s: float | None, max_bytes: int | None, rows: int) -> Iterator[int]:
+    """Delete the oldest moments and closed events of the store at `path`: older than max_age_s, then
+    until the file's used pages fit 70% of max_bytes (the rest is room for the write-ahead log and
+    one commit). `rows`: the moments stored; yields how many moments each deletion took, as it commits them."""
+    if max_age_s is not None:
+        cutoff = time.time() - max_age_s
         deleted = 10_000
         while deleted >= 10_000:
             moments, events = delete_oldest(db, 10_000, cutoff)
             rows -= moments
             yield moments
             deleted = moments + events
-    if config.max_bytes is not None:
-        budget = 0.7 * config.max_bytes
+    if max_bytes is not None:
+        budget = 0.7 * max_bytes
         while (used := used_bytes(db)) > budget:
             per_row = used / max(1, rows)
             moments, events = delete_oldest(db, max(256, math.ceil((used - budget) / per_row)))
             rows -= moments
             yield moments
             if not moments + events:
-                log.warning("store %s: over max_bytes with nothing left to delete (open events?)", Path(config.path))
+                log.warning("store %s: over max_bytes with nothing left to delete (open events?)", Path(path))
                 break
 
 
