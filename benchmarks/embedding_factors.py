@@ -57,17 +57,17 @@ def probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, te
 
 def caption_cosines(model, classes: list[str]) -> dict[str, float]:
     """Mean cosine between the text embeddings of captions that differ in one factor only."""
-    combos = [dict(zip(ATTRIBUTES, values)) for values in itertools.product(*ATTRIBUTES.values())]
-    keys = [(name, tuple(a.values())) for name in classes for a in combos]
+    combos = list(itertools.product(*ATTRIBUTES.values()))  # attribute values, in ATTRIBUTES order
+    keys = [(name, values) for name in classes for values in combos]
     with torch.no_grad():
-        vectors = F.normalize(model.embed({"text": [caption_for(n, dict(zip(ATTRIBUTES, v))) for n, v in keys]})["text"],
-                              dim=-1)
+        captions = [caption_for(name, dict(zip(ATTRIBUTES, values))) for name, values in keys]
+        vectors = F.normalize(model.embed({"text": captions})["text"], dim=-1)
     index = {key: i for i, key in enumerate(keys)}
     result = {}
     for k, (name, (low, high)) in enumerate(ATTRIBUTES.items()):
         pairs = [(i, index[(n, v[:k] + (high,) + v[k + 1:])]) for (n, v), i in index.items() if v[k] == low]
         result[name] = sum(float(vectors[i] @ vectors[j]) for i, j in pairs) / len(pairs)
-    pairs = [(index[(a, v)], index[(b, v)]) for a, b in zip(classes, classes[1:]) for v in {v for _, v in keys}]
+    pairs = [(index[(a, v)], index[(b, v)]) for a, b in zip(classes, classes[1:]) for v in combos]
     result["class"] = sum(float(vectors[i] @ vectors[j]) for i, j in pairs) / len(pairs)
     return result
 

@@ -3,8 +3,8 @@
 The trainer holds every sample's preprocessed tensor in memory, so augmentation works on those
 tensors, per batch, on the inputs of the encoders that train: cheap, drawn from a generator seeded
 by (run seed, epoch, batch), so a resumed or streamed run draws the same, and never applied to
-validation. Each one keeps what a sample shares
-with its pair: a steady sound or vibration starting elsewhere in its window is still the same event.
+validation. Each one keeps what a sample shares with its pair: a steady sound or vibration starting
+elsewhere in its window is still the same event.
 """
 from __future__ import annotations
 
@@ -42,8 +42,13 @@ class AugmentConfig:
 
 
 def _per_sample(x: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-    """`values` (one per sample) shaped to broadcast over the sample's other axes."""
-    return values.view((len(x),) + (1,) * (x.dim() - 1))
+    """`values` (one per sample) on x's device, shaped to broadcast over the sample's other axes."""
+    return values.to(x.device).view((len(x),) + (1,) * (x.dim() - 1))
+
+
+def _draw(x: torch.Tensor, generator: torch.Generator, high: float) -> torch.Tensor:
+    """One integer per sample, uniform in [0, high), shaped by _per_sample."""
+    return _per_sample(x, (torch.rand(len(x), generator=generator) * high).long())
 
 
 @AUGMENTATIONS.register("time_shift")
@@ -51,8 +56,7 @@ def time_shift(x: torch.Tensor, config: AugmentConfig, generator: torch.Generato
     """Each sample circularly shifted along its time axis by up to `max` of its length: the same
     steady signal, its window starting elsewhere."""
     length = x.shape[-1]
-    shifts = (torch.rand(len(x), generator=generator) * config.max * length).long().to(x.device)
-    index = (torch.arange(length, device=x.device) + _per_sample(x, shifts)) % length
+    index = (torch.arange(length, device=x.device) + _draw(x, generator, config.max * length)) % length
     return torch.gather(x, -1, index.expand_as(x))
 
 
@@ -61,8 +65,8 @@ def time_mask(x: torch.Tensor, config: AugmentConfig, generator: torch.Generator
     """SpecAugment's time masking: a random span of up to `max` of each sample's time axis set to
     that sample's mean."""
     length = x.shape[-1]
-    start = _per_sample(x, (torch.rand(len(x), generator=generator) * length).long().to(x.device))
-    width = _per_sample(x, (torch.rand(len(x), generator=generator) * config.max * length).long().to(x.device))
+    start = _draw(x, generator, length)
+    width = _draw(x, generator, config.max * length)
     position = torch.arange(length, device=x.device)
     masked = (position >= start) & (position < start + width)
     return torch.where(masked, x.mean(dim=tuple(range(1, x.dim())), keepdim=True), x)
@@ -73,7 +77,7 @@ def flip(x: torch.Tensor, config: AugmentConfig, generator: torch.Generator) -> 
     """Each image mirrored left-right and, independently, upside down, each with probability `p`:
     for scenes whose class and attributes do not depend on orientation (not photos with a sky)."""
     for axis in (-1, -2):
-        mirrored = _per_sample(x, torch.rand(len(x), generator=generator) < config.p).to(x.device)
+        mirrored = _per_sample(x, torch.rand(len(x), generator=generator) < config.p)
         x = torch.where(mirrored, x.flip(axis), x)
     return x
 
